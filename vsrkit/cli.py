@@ -1,0 +1,219 @@
+"""The ``vsrkit`` command line: argument parsing and one-line errors, nothing else.
+
+Every command's work lives in the library (engine, degrade, metrics, models); this module only translates
+arguments and prints results. Problems a user can fix raise :class:`~vsrkit.errors.VsrkitError`, printed as
+``vsrkit: error: <what is wrong>: <how to fix it>`` with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+from vsrkit.errors import VsrkitError
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# upscale
+# ----------------------------------------------------------------------------------------------------------------
+def _add_upscale(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "upscale",
+        help="upscale a video or frame folder (streamed, bounded memory)",
+        description="Upscale INPUT (any video PyAV opens, a PNG/JPG frame folder, or sample:NAME for a bundled "
+        "clip) into OUTPUT (a video by its suffix, else a PNG frame folder). Audio and subtitles are copied; "
+        "fps and timestamps are kept; OUTPUT appears only when complete.",
+    )
+    p.add_argument("input", help="video file, frame folder, or sample:bikes / sample:carphone / sample:bigbuckbunny")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4/.mkv/...) or frame folder")
+    p.add_argument("-m", "--model", default=None, help="model name (see `vsrkit models`); default: bicubic")
+    p.add_argument("--variant", default=None, help="model variant (see `vsrkit models`)")
+    p.add_argument("--weights", default=None, help="a .safetensors file written by vsrkit (train/convert)")
+    p.add_argument("--scale", type=int, default=None, help="upscaling factor (checked against the model)")
+    p.add_argument("--chunk", type=int, default=16, help="frames per temporal chunk (memory lever)")
+    p.add_argument("--chunk-overlap", type=int, default=4, help="context frames each side of a chunk, discarded")
+    p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels (memory lever); default: off")
+    p.add_argument("--tile-overlap", type=int, default=16, help="LR context pixels around each tile")
+    p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("-c", "--codec", default="libx264", help="video encoder (libx264, libx265, ffv1, ...)")
+    p.add_argument("--crf", type=int, default=18, help="constant rate factor for x264/x265 (lower = better)")
+    p.add_argument("--preset", default="medium", help="encoder preset")
+    p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...)")
+    p.add_argument("--no-audio", action="store_true", help="do not copy audio/subtitle streams")
+    p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_upscale)
+
+
+def _cmd_upscale(args: argparse.Namespace) -> int:
+    from vsrkit.data.samples import resolve_input
+    from vsrkit.engine.infer import InferenceOptions
+    from vsrkit.engine.upscale import EncodeOptions, resolve_model, upscale_video
+
+    src = resolve_input(args.input)
+    model, model_spec = resolve_model(args.model, variant=args.variant, weights=args.weights, scale=args.scale)
+    options = InferenceOptions(
+        chunk=args.chunk,
+        chunk_overlap=args.chunk_overlap,
+        tile=args.tile,
+        tile_overlap=args.tile_overlap,
+        precision=args.precision,
+        device=args.device,
+    )
+    encode = EncodeOptions(
+        codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, copy_streams=not args.no_audio
+    )
+    stats = upscale_video(
+        src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
+        overwrite=args.overwrite, progress=not args.quiet,
+    )
+    print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
+          f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%)")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# degrade
+# ----------------------------------------------------------------------------------------------------------------
+def _add_degrade(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "degrade",
+        help="make low-resolution frames with a paper's degradation protocol",
+        description="Degrade INPUT (video, frame folder or sample:NAME) into OUTPUT (frame folder, or a video by "
+        "suffix) with a named protocol. The per-frame kernels and parameters are saved beside OUTPUT as "
+        "OUTPUT.kernels.npy and OUTPUT.degradation.json. The whole clip is held in memory (protocols such as "
+        "'mixed' and 'blur-avg' need it).",
+    )
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("-p", "--protocol", required=True, help="bi, bd, bd-duf, gauss, aniso, realistic, mixed, "
+                   "blur-avg, bvsrik-gaussian, dynavsr-iso, dynavsr-aniso (see vsrkit.degrade)")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise", type=float, default=0.0, help="additive Gaussian noise sigma (0-255 units)")
+    p.add_argument("--max-frames", type=int, default=None, help="only the first N frames")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_degrade)
+
+
+def _cmd_degrade(args: argparse.Namespace) -> int:
+    from vsrkit.data.samples import resolve_input
+    from vsrkit.engine.degrade_files import degrade_path
+
+    summary = degrade_path(
+        resolve_input(args.input), Path(args.output), protocol=args.protocol, scale=args.scale, seed=args.seed,
+        noise=args.noise, max_frames=args.max_frames, overwrite=args.overwrite,
+    )
+    print(summary)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# eval
+# ----------------------------------------------------------------------------------------------------------------
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="PSNR/SSIM (RGB and Y) and tOF between predicted and ground-truth frame folders",
+        description="Compare two frame folders, or two folders of clip sub-folders matched by name.",
+    )
+    p.add_argument("--pred", required=True)
+    p.add_argument("--gt", required=True)
+    p.add_argument("--crop-border", type=int, default=0)
+    p.add_argument("--y", action="store_true", help="headline numbers on Y (BT.601); RGB is always reported too")
+    p.add_argument("--tof", action="store_true", help="also compute tOF (Farneback temporal flow error)")
+    p.add_argument("--protocol", default=None, help="a named evaluation protocol (overrides crop/y/tof)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from vsrkit.metrics import evaluate_folders, format_table
+
+    result = evaluate_folders(
+        args.pred, args.gt, crop_border=args.crop_border, y_only=args.y, tof=args.tof, protocol=args.protocol
+    )
+    print(json.dumps(result, allow_nan=False) if args.json else format_table(result))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# models
+# ----------------------------------------------------------------------------------------------------------------
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list registered models, variants and parameter counts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_models)
+
+
+def model_table() -> list[dict]:
+    """One row per model: name, status, scale, temporal kind, variants with parameter counts."""
+    import torch
+
+    from vsrkit.models import available, build, spec
+
+    rows = []
+    for name in available():
+        s = spec(name)
+        variants = {}
+        for variant in s.variants:
+            with torch.device("meta"):  # count without allocating paper-size weights
+                model = build(name, variant)
+            variants[variant] = sum(p.numel() for p in model.parameters())
+        rows.append({
+            "name": name, "status": s.status, "scale": "any" if s.arbitrary_scale else s.scale,
+            "temporal": s.temporal, "default_variant": s.default_variant, "variants": variants,
+            "description": s.description, "paper": s.paper,
+        })
+    return rows
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    rows = model_table()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':<12} {'status':<12} {'scale':<6} {'temporal':<10} variants (parameters)")
+    for r in rows:
+        variants = ", ".join(f"{v}{'*' if v == r['default_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
+        print(f"{r['name']:<12} {r['status']:<12} {str(r['scale']):<6} {r['temporal']:<10} {variants}")
+    print("* default variant")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# entry point
+# ----------------------------------------------------------------------------------------------------------------
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_upscale, _add_degrade, _add_eval, _add_models]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vsrkit import __version__
+
+    parser = argparse.ArgumentParser(prog="vsrkit", description="Video super-resolution toolkit.")
+    parser.add_argument("--version", action="version", version=f"vsrkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except VsrkitError as exc:
+        print(f"vsrkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vsrkit: interrupted (no output was written)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Engine: streaming inference (``infer``, ``upscale``) and, later, the training loop and recipes."""

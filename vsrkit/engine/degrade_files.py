@@ -1,0 +1,75 @@
+"""Apply a degradation protocol to a video or frame folder on disk and save the kernels beside the result."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vsrkit.degrade import get_protocol
+from vsrkit.errors import VsrkitError
+from vsrkit.io import open_reader, open_writer
+
+
+def sidecar_paths(output: Path) -> tuple[Path, Path]:
+    """``OUTPUT.kernels.npy`` and ``OUTPUT.degradation.json`` next to ``output`` (a folder or a file)."""
+    base = output.parent / output.name.rstrip("/")
+    return base.with_name(base.name + ".kernels.npy"), base.with_name(base.name + ".degradation.json")
+
+
+def degrade_path(
+    src: Path,
+    dst: Path,
+    *,
+    protocol: str,
+    scale: int = 4,
+    seed: int = 0,
+    noise: float = 0.0,
+    max_frames: int | None = None,
+    overwrite: bool = False,
+) -> str:
+    """Degrade the clip at ``src`` into ``dst``; return a one-line summary.
+
+    Float-valued protocols (training-mode BVSR-IK, DUF-BD) are quantised (round half to even) when written as
+    8-bit images; the kernels and parameters of every frame go to the sidecar files.
+    """
+    proto = get_protocol(protocol, scale=scale, noise=noise)
+    if dst.exists() and not overwrite:
+        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+        raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
+    with open_reader(src, dtype="uint8") as reader:
+        info = reader.info
+        frames = []
+        for frame in reader:
+            frames.append(frame.rgb)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+    if not frames:
+        raise VsrkitError(f"input {str(src)!r} has no frames: check the file")
+    result = proto(np.stack(frames), np.random.default_rng(seed))
+    lr = result.lr
+    if lr.dtype != np.uint8:
+        lr = np.clip(np.round(lr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
+    t, h, w = lr.shape[:3]
+    with open_writer(dst, like=info, fps=info.fps, width=w, height=h, overwrite=overwrite,
+                     pix_fmt="yuv444p" if (h % 2 or w % 2) else "yuv420p") as writer:
+        for frame in lr:
+            writer.write(frame)
+    kernels_path, meta_path = sidecar_paths(dst)
+    if result.kernels is not None:
+        _atomic_save_npy(kernels_path, np.stack(result.kernels))
+    meta = {"protocol": proto.name, "scale": scale, "seed": seed, "noise": noise, "frames": t,
+            "hr_size": list(result.hr.shape[1:3]), "lr_size": [h, w], "params": result.params}
+    tmp = meta_path.with_name(meta_path.name + ".partial")
+    tmp.write_text(json.dumps(meta, indent=1, default=float))
+    os.replace(tmp, meta_path)
+    return f"wrote {dst}: {t} frames {w}x{h} ({proto.name}, x{scale}, seed {seed}); kernels and parameters in {meta_path.name}"
+
+
+def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".partial.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)

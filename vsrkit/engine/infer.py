@@ -1,0 +1,349 @@
+"""Streaming inference: upscale a video of any length in bounded memory.
+
+Pipeline: decode thread → temporal scheduler (windows or overlapping chunks) → spatial tiles → model → blend →
+encode thread. Peak memory is proportional to ``(chunk + 2·chunk_overlap)`` frames, never to the video length.
+
+Temporal scheduling follows the model's :class:`~vsrkit.models.registry.ModelSpec`:
+
+* ``"frame"`` models see batches of independent frames;
+* ``"window"`` models see ``num_frames`` neighbours per output frame (edges padded as the official code pads);
+* ``"recurrent"`` models see chunks of ``chunk`` frames plus ``chunk_overlap`` context frames on each side that are
+  processed but not emitted, so chunk borders get (almost) the same propagated information as a whole-clip run.
+
+Spatial tiles: the LR frame is cut into ``tile``-pixel cores; each core is processed with ``tile_overlap`` pixels
+of context on every side and blended into its neighbours with a raised-cosine ramp across the core borders. Where
+the model's receptive field fits inside the context the result equals the untiled output (weights sum to one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vsrkit.errors import VsrkitError
+from vsrkit.models.registry import ModelSpec
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+@dataclass
+class InferenceOptions:
+    """Memory and speed levers shared by every method (the same flags for all of them)."""
+
+    chunk: int = 16  # frames emitted per recurrent chunk / frames per batch for frame and window models
+    chunk_overlap: int = 4  # context frames on each side of a recurrent chunk (processed, not emitted)
+    tile: int | None = None  # LR tile core size in pixels; None = whole frame
+    tile_overlap: int = 16  # LR pixels of context around each tile (also the blend width)
+    precision: str = "fp32"
+    device: str = "cpu"
+
+    def validate(self) -> None:
+        if self.chunk < 1:
+            raise VsrkitError(f"--chunk must be at least 1 (got {self.chunk})")
+        if self.chunk_overlap < 0:
+            raise VsrkitError(f"--chunk-overlap must be 0 or more (got {self.chunk_overlap})")
+        if self.tile is not None and self.tile < 8:
+            raise VsrkitError(f"--tile must be at least 8 LR pixels (got {self.tile}); omit it to disable tiling")
+        if self.tile_overlap < 0:
+            raise VsrkitError(f"--tile-overlap must be 0 or more (got {self.tile_overlap})")
+        if self.precision not in PRECISIONS:
+            raise VsrkitError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` → a usable ``torch.device`` (one-line error otherwise)."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise VsrkitError(f"unknown device {device!r}: use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VsrkitError(f"device {device!r} requested but CUDA is not available here: use --device cpu")
+    return dev
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Frame <-> tensor
+# ----------------------------------------------------------------------------------------------------------------
+def frames_to_tensor(frames: list[np.ndarray]) -> torch.Tensor:
+    """``T × (H, W, 3)`` uint8 or uint16 → ``(T, 3, H, W)`` float32 in [0, 1]."""
+    arr = np.stack(frames)
+    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(scale)
+
+
+def tensor_to_frames(x: torch.Tensor, dtype: np.dtype = np.uint8) -> list[np.ndarray]:
+    """``(T, 3, H, W)`` float → ``T × (H, W, 3)`` of ``dtype``, clamped to [0, 1] and rounded (half to even)."""
+    peak = 65535.0 if dtype == np.uint16 else 255.0
+    arr = x.detach().float().clamp_(0, 1).mul_(peak).round_().permute(0, 2, 3, 1).cpu().numpy().astype(dtype)
+    return list(arr)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Spatial: legal sizes and tiles
+# ----------------------------------------------------------------------------------------------------------------
+def _legal_size(n: int, spec: ModelSpec) -> int:
+    n = max(n, spec.min_size)
+    m = spec.size_multiple
+    return int(math.ceil(n / m) * m)
+
+
+def _pad_to_legal(x: torch.Tensor, spec: ModelSpec) -> tuple[torch.Tensor, int, int]:
+    """Replicate-pad ``(B, T, C, H, W)`` on the bottom/right to a size the model accepts."""
+    h, w = x.shape[-2:]
+    ph, pw = _legal_size(h, spec) - h, _legal_size(w, spec) - w
+    if ph or pw:
+        b, t, c = x.shape[:3]
+        x = F.pad(x.reshape(b * t, c, h, w), (0, pw, 0, ph), mode="replicate").reshape(b, t, c, h + ph, w + pw)
+    return x, h, w
+
+
+def _ramp(n: int, device: torch.device) -> torch.Tensor:
+    """Raised-cosine ramp rising from ~0 to ~1 over ``n`` samples; ``ramp + ramp.flip(0) == 1``."""
+    pos = (torch.arange(n, device=device, dtype=torch.float32) + 0.5) / n
+    return 0.5 - 0.5 * torch.cos(math.pi * pos)
+
+
+def _tile_axis(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Cut ``[0, length)`` into cores of ``tile``; return per tile (in_start, in_end, out_start, out_end).
+
+    ``out`` is the core widened by half the overlap on each interior side (the blend zone); ``in`` widens ``out``
+    by the full overlap as context, clipped to the image.
+    """
+    if length <= tile:
+        return [(0, length, 0, length)]
+    n = math.ceil(length / tile)
+    # Equal cores (the last one is not a sliver).
+    bounds = [round(i * length / n) for i in range(n + 1)]
+    half = overlap // 2
+    spans = []
+    for i in range(n):
+        out_start = max(bounds[i] - half, 0)
+        out_end = min(bounds[i + 1] + half, length)
+        spans.append((max(out_start - overlap, 0), min(out_end + overlap, length), out_start, out_end))
+    return spans
+
+
+def _axis_weights(
+    out_start: int, out_end: int, length: int, half: int, scale: int, device: torch.device
+) -> torch.Tensor:
+    """Blend weights along one axis of an output tile (HR pixels)."""
+    n = (out_end - out_start) * scale
+    w = torch.ones(n, device=device)
+    ramp_len = 2 * half * scale
+    if ramp_len > 0:
+        if out_start > 0:
+            w[:ramp_len] = _ramp(ramp_len, device)
+        if out_end < length:
+            w[n - ramp_len :] = _ramp(ramp_len, device).flip(0)
+    return w
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The runner
+# ----------------------------------------------------------------------------------------------------------------
+class Upscaler:
+    """Runs one model over streams or tensors with the engine's chunking, tiling and precision.
+
+    ``model`` follows the model contract: ``(B, T, C, H, W)`` RGB in [0, 1] → ``(B, T_out, C, sH, sW)``.
+    """
+
+    def __init__(self, model: nn.Module, spec: ModelSpec, options: InferenceOptions | None = None) -> None:
+        self.options = options or InferenceOptions()
+        self.options.validate()
+        self.spec = spec
+        self.device = resolve_device(self.options.device)
+        self.dtype = PRECISIONS[self.options.precision]
+        self.model = model.eval().to(self.device)
+        self.scale = int(getattr(model, "scale", spec.scale or 1))
+        self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)
+
+    # -- model call with precision, padding and tiling ----------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    def _forward_whole(self, x: torch.Tensor) -> torch.Tensor:
+        x, h, w = _pad_to_legal(x, self.spec)
+        with torch.inference_mode(), self._autocast():
+            y = self.model(x.to(self.device))
+        return y[..., : h * self.scale, : w * self.scale].float()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W)`` → ``(B, T_out, C, sH, sW)`` float32 on the model's device, tiled if asked."""
+        start = time.perf_counter()
+        tile = self.options.tile
+        h, w = x.shape[-2:]
+        if tile is None or (h <= tile and w <= tile):
+            y = self._forward_whole(x)
+        else:
+            y = self._forward_tiled(x, tile, self.options.tile_overlap)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.model_seconds += time.perf_counter() - start
+        return y
+
+    def _forward_tiled(self, x: torch.Tensor, tile: int, overlap: int) -> torch.Tensor:
+        b, _, c, h, w = x.shape
+        s = self.scale
+        half = overlap // 2
+        out = acc = None
+        for ys, ye, oys, oye in _tile_axis(h, tile, overlap):
+            wy = _axis_weights(oys, oye, h, half, s, self.device)
+            for xs, xe, oxs, oxe in _tile_axis(w, tile, overlap):
+                y = self._forward_whole(x[..., ys:ye, xs:xe])
+                y = y[..., (oys - ys) * s : (oye - ys) * s, (oxs - xs) * s : (oxe - xs) * s]
+                if out is None:
+                    out = torch.zeros(*y.shape[:3], h * s, w * s, device=self.device)
+                    acc = torch.zeros(h * s, w * s, device=self.device)
+                wx = _axis_weights(oxs, oxe, w, half, s, self.device)
+                weight = wy[:, None] * wx[None, :]
+                out[..., oys * s : oye * s, oxs * s : oxe * s] += y * weight
+                acc[oys * s : oye * s, oxs * s : oxe * s] += weight
+        return out / acc
+
+    # -- whole clips (evaluation) ----------------------------------------------------------------------------
+    def upscale_clip(self, lq: torch.Tensor) -> torch.Tensor:
+        """``(T, C, H, W)`` → ``(T, C, sH, sW)`` float on CPU, with the same scheduling as the streaming path."""
+        return torch.cat([y.cpu() for y in self._schedule(iter(lq.unbind(0)), to_tensor=False)], dim=0)
+
+    # -- streaming ---------------------------------------------------------------------------------------------
+    def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """Upscale an iterable of ``(H, W, 3)`` uint8/uint16 frames; yields output frames of the same dtype, in order."""
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            raise VsrkitError("the input has no frames: check that it is a non-empty video or frame folder")
+        dtype = first.dtype
+
+        def chained() -> Iterator[np.ndarray]:
+            yield first
+            yield from it
+
+        for y in self._schedule(chained(), to_tensor=True):
+            yield from tensor_to_frames(y, dtype)
+
+    def _schedule(self, frames: Iterator, *, to_tensor: bool) -> Iterator[torch.Tensor]:
+        """Yield output tensors ``(n, C, sH, sW)`` for consecutive runs of input frames."""
+
+        def as_tensor(items: list) -> torch.Tensor:
+            return frames_to_tensor(items) if to_tensor else torch.stack(items)
+
+        temporal = self.spec.temporal
+        if temporal == "frame":
+            yield from self._schedule_frames(frames, as_tensor)
+        elif temporal == "window":
+            yield from self._schedule_windows(frames, as_tensor)
+        elif temporal == "recurrent":
+            yield from self._schedule_recurrent(frames, as_tensor)
+        else:  # pragma: no cover - guarded by the registry's Literal
+            raise ValueError(f"unknown temporal kind {temporal!r}")
+
+    def _schedule_frames(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
+        batch: list = []
+        for f in frames:
+            batch.append(f)
+            if len(batch) == self.options.chunk:
+                yield self.forward(as_tensor(batch)[None])[0]
+                batch = []
+        if batch:
+            yield self.forward(as_tensor(batch)[None])[0]
+
+    def _schedule_windows(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
+        n = self.spec.num_frames
+        r = n // 2
+        buffer: deque = deque()  # frames [first_index, first_index + len)
+        first_index = 0
+        next_out = 0
+        total = None
+        batch: list[list[int]] = []
+
+        def window_indices(i: int, total_or_known: int, known_total: bool) -> list[int]:
+            idx = []
+            for j in range(i - r, i + r + 1):
+                idx.append(_pad_index(j, total_or_known, self.spec.edge_padding) if (j < 0 or (known_total and j >= total_or_known)) else j)
+            return idx
+
+        def flush(batch_windows: list[list[int]]) -> torch.Tensor:
+            clips = [as_tensor([buffer[k - first_index] for k in win]) for win in batch_windows]
+            return self.forward(torch.stack(clips))[:, 0]
+
+        exhausted = False
+        while True:
+            # Read until the window of `next_out` is available or the input ends.
+            while not exhausted and first_index + len(buffer) <= next_out + r:
+                f = next(frames, None)
+                if f is None:
+                    exhausted = True
+                    total = first_index + len(buffer)
+                else:
+                    buffer.append(f)
+            if exhausted and next_out >= total:
+                break
+            known = total if exhausted else first_index + len(buffer)
+            batch.append(window_indices(next_out, known, exhausted))
+            next_out += 1
+            if len(batch) == self.options.chunk or (exhausted and next_out >= total):
+                yield flush(batch)
+                batch = []
+                # Drop frames no future window needs (mirror padding near the end may reach back up to r).
+                keep_from = max(next_out - 2 * r, 0)
+                while first_index < keep_from and buffer:
+                    buffer.popleft()
+                    first_index += 1
+        if batch:
+            yield flush(batch)
+
+    def _schedule_recurrent(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
+        n, k = self.options.chunk, self.options.chunk_overlap
+        buffer: deque = deque()  # frames [first_index, first_index + len)
+        first_index = 0
+        emit_start = 0
+        exhausted = False
+        while True:
+            while not exhausted and first_index + len(buffer) < emit_start + n + k:
+                f = next(frames, None)
+                if f is None:
+                    exhausted = True
+                else:
+                    buffer.append(f)
+            end_available = first_index + len(buffer)
+            if emit_start >= end_available:
+                break
+            emit_end = min(emit_start + n, end_available)
+            # Tiny last chunks lose temporal context: merge a short tail into the current chunk instead.
+            if exhausted and 0 < end_available - emit_end < max(n // 4, 1):
+                emit_end = end_available
+            in_start = max(emit_start - k, first_index)
+            in_end = min(emit_end + k, end_available)
+            clip = as_tensor([buffer[i - first_index] for i in range(in_start, in_end)])
+            y = self.forward(clip[None])[0]
+            yield y[emit_start - in_start : emit_end - in_start]
+            emit_start = emit_end
+            while first_index < emit_start - k and buffer:
+                buffer.popleft()
+                first_index += 1
+
+
+def _pad_index(j: int, total: int, mode: str) -> int:
+    """Index of the frame that stands in for out-of-range index ``j`` of a clip of ``total`` frames."""
+    if mode == "replicate":
+        return min(max(j, 0), total - 1)
+    if mode == "mirror":  # reflect without repeating the edge frame: -1 → 1, T → T-2
+        if total == 1:
+            return 0
+        period = 2 * (total - 1)
+        j = abs(j) % period
+        return period - j if j >= total else j
+    raise ValueError(f"unknown edge padding {mode!r}")

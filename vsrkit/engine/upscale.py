@@ -1,0 +1,141 @@
+"""``upscale_video``: a real video (or frame folder) in, an upscaled one out, streamed in bounded memory.
+
+Glue between :mod:`vsrkit.io` (threaded decode/encode, atomic output), the model registry and
+:class:`~vsrkit.engine.infer.Upscaler`. The input is never modified; the output appears only when complete.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+from tqdm import tqdm
+
+from vsrkit.engine.infer import InferenceOptions, Upscaler
+from vsrkit.errors import VsrkitError
+from vsrkit.io import open_reader, open_writer
+from vsrkit.models.registry import ModelSpec, build, spec
+from vsrkit.models.weights import load_model
+
+
+@dataclass
+class EncodeOptions:
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    copy_streams: bool = True  # audio and subtitles from the input
+
+
+@dataclass
+class UpscaleStats:
+    frames: int = 0
+    seconds: float = 0.0
+    model_seconds: float = 0.0
+    read_wait_seconds: float = 0.0  # time the model loop waited for decoded frames
+    write_wait_seconds: float = 0.0  # time the model loop waited for the encoder to accept frames
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def io_wait_fraction(self) -> float:
+        return (self.read_wait_seconds + self.write_wait_seconds) / self.seconds if self.seconds else 0.0
+
+
+def resolve_model(
+    name: str | None, *, variant: str | None = None, weights: str | Path | None = None, scale: int | None = None
+) -> tuple[nn.Module, ModelSpec]:
+    """Build the model to run: from a weights file's card, or by name (default: bicubic) with ``scale`` checked."""
+    if weights is not None:
+        model = load_model(weights, name=name, variant=variant)
+        from vsrkit.models.weights import read_card
+
+        name = read_card(weights).get("method") or name
+    else:
+        name = name or "bicubic"
+        s = spec(name)
+        overrides = {}
+        if scale is not None and s.name == "bicubic":
+            overrides["scale"] = scale
+        elif scale is not None and s.arbitrary_scale:
+            overrides["scale"] = scale
+        model = build(name, variant, **overrides)
+    s = spec(name)
+    model_scale = int(getattr(model, "scale", s.scale or 1))
+    if scale is not None and scale != model_scale:
+        raise VsrkitError(f"model {name!r} upscales ×{model_scale}, not ×{scale}: drop --scale or pick another model")
+    return model, s
+
+
+def upscale_video(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    model: nn.Module,
+    model_spec: ModelSpec,
+    options: InferenceOptions | None = None,
+    encode: EncodeOptions | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> UpscaleStats:
+    """Upscale ``src`` (video file or frame folder) into ``dst`` (video by suffix, else a PNG frame folder)."""
+    encode = encode or EncodeOptions()
+    src, dst = Path(src), Path(dst)
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
+    if dst.exists() and not overwrite:
+        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    runner = Upscaler(model, model_spec, options)
+    stats = UpscaleStats()
+    start = time.perf_counter()
+    with open_reader(src, dtype="auto") as reader:
+        info = reader.info
+        times: deque[float | None] = deque()  # timestamps of decoded, not yet written frames
+
+        def frames() -> Iterator[np.ndarray]:
+            it = iter(reader)
+            while True:
+                t0 = time.perf_counter()
+                frame = next(it, None)
+                stats.read_wait_seconds += time.perf_counter() - t0
+                if frame is None:
+                    return
+                times.append(frame.time)
+                yield frame.rgb
+
+        s = runner.scale
+        writer = open_writer(
+            dst,
+            like=info,
+            fps=info.fps,
+            width=info.width * s,
+            height=info.height * s,
+            codec=encode.codec,
+            crf=encode.crf,
+            preset=encode.preset,
+            pix_fmt=encode.pix_fmt,
+            copy_streams_from=str(src) if encode.copy_streams and src.is_file() else None,
+            overwrite=overwrite,
+        )
+        bar = tqdm(total=info.num_frames, unit="frame", disable=not progress, dynamic_ncols=True)
+        with writer:
+            for out in runner.stream(frames()):
+                t0 = time.perf_counter()
+                writer.write(out, time=times.popleft())
+                stats.write_wait_seconds += time.perf_counter() - t0
+                stats.frames += 1
+                bar.update(1)
+            t0 = time.perf_counter()
+        stats.write_wait_seconds += time.perf_counter() - t0  # finalising the encoder and renaming
+        bar.close()
+    stats.seconds = time.perf_counter() - start
+    stats.model_seconds = runner.model_seconds
+    return stats

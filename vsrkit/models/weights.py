@@ -1,0 +1,114 @@
+"""Weights files: safetensors plus a small JSON model card stored in the file's metadata.
+
+The card records the method, variant and constructor overrides (and any behaviour flags), so loading never
+guesses: ``load_model(path)`` rebuilds exactly the model that was saved. Files are written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorsError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from vsrkit.errors import VsrkitError
+from vsrkit.models.registry import build, spec
+
+CARD_KEY = "vsrkit"
+
+
+def save_weights(model: nn.Module, path: str | Path, card: dict[str, Any]) -> Path:
+    """Write ``model.state_dict()`` to ``path`` (safetensors) with ``card`` as metadata; atomic (temp + rename).
+
+    ``card`` must contain ``method`` and should contain ``variant`` and ``overrides`` (constructor kwargs).
+    """
+    if "method" not in card:
+        raise ValueError("the model card needs a 'method' entry")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # safetensors refuses shared storage; clone so tied parameters are stored as separate entries.
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={CARD_KEY: json.dumps(card, sort_keys=True)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_card(path: str | Path) -> dict[str, Any]:
+    """The JSON model card of a vsrkit weights file (``{}`` for a bare safetensors file)."""
+    path = _existing(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except (SafetensorsError, OSError) as exc:
+        raise VsrkitError(f"cannot read weights {str(path)!r} ({exc}): pass a .safetensors file written by vsrkit "
+                          "or convert official weights with `vsrkit convert`") from None
+    return json.loads(meta[CARD_KEY]) if CARD_KEY in meta else {}
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    path = _existing(path)
+    try:
+        return load_file(str(path))
+    except (SafetensorsError, OSError) as exc:
+        raise VsrkitError(f"cannot read weights {str(path)!r} ({exc}): pass a .safetensors file written by vsrkit "
+                          "or convert official weights with `vsrkit convert`") from None
+
+
+def load_into(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load ``path`` strictly into ``model``; a key mismatch is a one-line error, never silently ignored."""
+    state = load_state_dict(path)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise VsrkitError(
+            f"weights {str(path)!r} do not fit this model ({len(missing)} missing keys, e.g. {missing[:2]}; "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}): check --model/--variant or convert the file"
+        )
+    for k, v in state.items():
+        if own[k].shape != v.shape:
+            raise VsrkitError(f"weights {str(path)!r}: {k} has shape {tuple(v.shape)} but the model expects "
+                              f"{tuple(own[k].shape)}: check --model/--variant")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    return model
+
+
+def load_model(path: str | Path, *, name: str | None = None, variant: str | None = None) -> nn.Module:
+    """Build the model described by the file's card (or by ``name``/``variant``) and load the weights strictly."""
+    card = read_card(path)
+    method = card.get("method") or name
+    if method is None:
+        raise VsrkitError(f"weights {str(path)!r} carry no vsrkit model card: pass --model NAME (and --variant)")
+    if name is not None and name != method:
+        raise VsrkitError(f"weights {str(path)!r} are for model {method!r}, not {name!r}: drop --model or fix it")
+    spec(method)  # one-line error for unknown names
+    model = build(method, variant or card.get("variant"), **card.get("overrides", {}))
+    return load_into(model, path)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _existing(path: str | Path) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise VsrkitError(f"weights file {str(p)!r} does not exist: check the --weights path")
+    return p

@@ -186,9 +186,137 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# train
+# ----------------------------------------------------------------------------------------------------------------
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a model from a YAML config (one process, or torchrun --nproc_per_node=N -m vsrkit train)",
+        description="Train from CONFIG (see configs/). Checkpoints are atomic; --resume auto continues after a kill "
+        "from the last complete one with identical results on CPU.",
+    )
+    p.add_argument("config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config entry, e.g. --set train.total_iter=1000 (repeatable)")
+    p.add_argument("--resume", default=None, help="auto (latest state in --out) or a state file")
+    p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from vsrkit.engine.config import load_config
+    from vsrkit.engine.train import train
+
+    cfg = load_config(args.config, args.overrides)
+    out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name") or Path(args.config).stem)
+    summary = train(cfg, out, resume=args.resume, progress=not args.quiet)
+    if int(__import__("os").environ.get("RANK", "0")) == 0:
+        print(f"trained {summary['iter']} iterations into {out}; weights: {out / 'weights' / 'latest.safetensors'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# eval-model
+# ----------------------------------------------------------------------------------------------------------------
+def _add_eval_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval-model",
+        help="run a model over a dataset with a degradation protocol and print the paper-style table",
+        description="MODEL is a model name or a training config (its datasets.val section is the default "
+        "dataset). The dataset is a folder/video (--dataset PATH), a sample clip (sample:NAME), or a "
+        "standard layout (--layout reds|vid4|udm10|vimeo90k|gopro with --dataset ROOT).",
+    )
+    p.add_argument("model", help="model name (see `vsrkit models`) or a YAML config")
+    p.add_argument("--weights", default=None, help="vsrkit .safetensors weights (default: none, e.g. bicubic)")
+    p.add_argument("--variant", default=None)
+    p.add_argument("--dataset", default=None, help="dataset root, clip folder, video, or sample:NAME")
+    p.add_argument("--layout", default="folder", help="folder (default), reds, vid4, udm10, vimeo90k, gopro")
+    p.add_argument("--lr", default=None, help="pre-made LR folder name or path (e.g. BIx4); else degrade on the fly")
+    p.add_argument("--degradation", default="bi", help="protocol applied on the fly when no LR is given")
+    p.add_argument("--protocol", default=None, help="named evaluation protocol (crop, channel, frames, average)")
+    p.add_argument("--crop-border", type=int, default=0)
+    p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--chunk", type=int, default=1000, help="frames per chunk (default: whole clips, as papers do)")
+    p.add_argument("--chunk-overlap", type=int, default=0)
+    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--save", default=None, help="also write the outputs as PNG folders here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_eval_model)
+
+
+def _cmd_eval_model(args: argparse.Namespace) -> int:
+    from vsrkit.engine.config import build_eval_dataset, load_config
+    from vsrkit.engine.evaluate import evaluate_model
+    from vsrkit.engine.infer import InferenceOptions
+    from vsrkit.engine.upscale import resolve_model
+    from vsrkit.metrics import format_table
+
+    section: dict = {}
+    name = args.model
+    if args.model.endswith((".yaml", ".yml")):
+        cfg = load_config(args.model)
+        name = (cfg.get("model") or {}).get("name")
+        section = dict((cfg.get("datasets") or {}).get("val") or {})
+    if args.dataset:
+        section = {"type": args.layout, "protocol": args.degradation}
+        if args.dataset.startswith("sample:"):
+            section.update(type="samples", clips=[args.dataset[len("sample:"):]])
+        elif args.layout == "folder":
+            section["dataroot_gt"] = args.dataset
+        else:
+            section["dataroot"] = args.dataset
+        if args.lr:
+            section.update(lr=args.lr, dataroot_lq=args.lr, protocol=None)
+    if not section:
+        raise VsrkitError("no dataset: pass --dataset PATH (or sample:NAME), or a config with datasets.val")
+    if args.max_frames:
+        section["max_frames"] = args.max_frames
+    model, model_spec = resolve_model(name, variant=args.variant, weights=args.weights,
+                                      scale=None if name and name != "bicubic" else args.scale)
+    dataset = build_eval_dataset(section, args.scale)
+    options = InferenceOptions(chunk=args.chunk, chunk_overlap=args.chunk_overlap, tile=args.tile, device=args.device)
+    result = evaluate_model(model, model_spec, dataset, protocol=args.protocol, options=options, save_dir=args.save,
+                            **({} if args.protocol else {"crop_border": args.crop_border}))
+    print(json.dumps(result, allow_nan=False) if args.json else format_table(result))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# convert
+# ----------------------------------------------------------------------------------------------------------------
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "convert",
+        help="convert an official checkpoint (.pth) into vsrkit safetensors with a model card",
+        description="Explicit key tables, strict loading; every renamed or dropped key is reported.",
+    )
+    p.add_argument("method", help="official method name, e.g. basicvsr, spynet")
+    p.add_argument("checkpoint", help="the official .pth/.safetensors file")
+    p.add_argument("-o", "--output", required=True, help="output .safetensors")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_convert)
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from vsrkit.convert import convert_file
+
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise VsrkitError(f"output {str(out)!r} already exists: pass --overwrite or choose another name")
+    report = convert_file(args.method, args.checkpoint, out)
+    print(report if isinstance(report, str) else f"wrote {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------------------------
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_upscale, _add_degrade, _add_eval, _add_models]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_upscale, _add_degrade, _add_eval, _add_models, _add_train, _add_eval_model, _add_convert,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

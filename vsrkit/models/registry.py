@@ -100,3 +100,18 @@ register(
         status="baseline",
     )
 )
+register(
+    ModelSpec(
+        name="basicvsr",
+        target="vsrkit.models.basicvsr:BasicVSR",
+        description="BasicVSR: bidirectional recurrent propagation with SpyNet flow alignment (BasicSR weights load)",
+        scale=4,
+        temporal="recurrent",
+        variants={"paper": {"num_feat": 64, "num_block": 30}, "small": {"num_feat": 32, "num_block": 5}},
+        default_variant="paper",
+        min_size=33,  # SpyNet's 6-level pyramid needs H, W > 32
+        paper="Chan et al., BasicVSR, CVPR 2021",
+        converter="vsrkit.models.basicvsr:convert_official_state_dict",
+        receptive_margin=None,  # recurrent propagation: every frame sees the whole clip
+    )
+)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
@@ -52,7 +52,7 @@ def read_card(path: str | Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-    except (SafetensorsError, OSError) as exc:
+    except (SafetensorError, OSError) as exc:
         raise VsrkitError(f"cannot read weights {str(path)!r} ({exc}): pass a .safetensors file written by vsrkit "
                           "or convert official weights with `vsrkit convert`") from None
     return json.loads(meta[CARD_KEY]) if CARD_KEY in meta else {}
@@ -62,7 +62,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     path = _existing(path)
     try:
         return load_file(str(path))
-    except (SafetensorsError, OSError) as exc:
+    except (SafetensorError, OSError) as exc:
         raise VsrkitError(f"cannot read weights {str(path)!r} ({exc}): pass a .safetensors file written by vsrkit "
                           "or convert official weights with `vsrkit convert`") from None
 

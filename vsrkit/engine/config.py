@@ -1,0 +1,166 @@
+"""YAML training configs with BasicSR-familiar keys, ``--set a.b=value`` overrides, and the builders that turn a
+config section into models, datasets and protocols.
+
+A config is a plain nested ``dict``; the keys are documented in ``configs/README.md`` and in each config file.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vsrkit.errors import VsrkitError
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML: ``1e-4``, ``[1, 2]``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsrkitError(f"config {str(path)!r} does not exist: check the path (examples are in configs/)")
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise VsrkitError(f"config {str(path)!r} is not valid YAML ({str(exc).splitlines()[0]}): fix the file") from None
+    if not isinstance(cfg, dict):
+        raise VsrkitError(f"config {str(path)!r} must be a mapping of keys: fix the file")
+    for item in overrides or []:
+        apply_override(cfg, item)
+    return cfg
+
+
+def apply_override(cfg: dict[str, Any], item: str) -> None:
+    """Set ``cfg[a][b] = value`` for ``item = "a.b=value"`` (creating intermediate mappings)."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise VsrkitError(f"override {item!r} is not key=value: write e.g. --set train.total_iter=1000")
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        value = raw
+    node = cfg
+    parts = key.split(".")
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise VsrkitError(f"override {item!r}: {part!r} is not a section: check the key path")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def get(cfg: dict[str, Any], key: str, default: Any = None) -> Any:
+    """``get(cfg, "train.optim_g.lr", 1e-4)``: a nested lookup with a default."""
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def require(cfg: dict[str, Any], key: str) -> Any:
+    value = get(cfg, key)
+    if value is None:
+        raise VsrkitError(f"config is missing {key!r}: add it to the YAML file or pass --set {key}=...")
+    return value
+
+
+def deep_copy(cfg: dict[str, Any]) -> dict[str, Any]:
+    return copy.deepcopy(cfg)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Builders: config section -> object
+# ----------------------------------------------------------------------------------------------------------------
+def build_protocol(section: dict[str, Any], scale: int):
+    """``protocol: bi`` or ``protocol: {name: realistic, noise: 10, ...}`` → a :mod:`vsrkit.degrade` protocol."""
+    from vsrkit.degrade import get_protocol
+
+    spec = section.get("protocol")
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return get_protocol(spec, scale=scale)
+    spec = dict(spec)
+    name = spec.pop("name", None)
+    if name is None:
+        raise VsrkitError("a protocol mapping needs a 'name': e.g. protocol: {name: bi}")
+    return get_protocol(name, scale=scale, **spec)
+
+
+def build_clip_lists(section: dict[str, Any]):
+    """The ``type`` of a dataset section → ``ClipLists`` (gt, lq, extra)."""
+    from vsrkit.data import ClipLists, folder_or_video, gopro, reds, sample_clip, udm10, vid4, vimeo90k
+
+    kind = section.get("type", "folder")
+    cache = int(float(section.get("cache_mb", 512)) * 2**20)
+    if kind == "samples":
+        from vsrkit.data.clips import Clip
+
+        names = section.get("clips") or []
+        if not names:
+            raise VsrkitError("a 'samples' dataset needs 'clips': e.g. clips: [bikes]")
+        return ClipLists([Clip(n, sample_clip(n), cache_bytes=cache) for n in names], None, {})
+    if kind == "folder":
+        gt = folder_or_video(require(section, "dataroot_gt"), cache_bytes=cache)
+        lq = folder_or_video(section["dataroot_lq"], cache_bytes=cache) if section.get("dataroot_lq") else None
+        return ClipLists(gt, lq, {})
+    root = require(section, "dataroot")
+    if kind == "reds":
+        return reds(root, split=section.get("split", "train-no-reds4"), kind=section.get("kind", "sharp"),
+                    cache_bytes=cache)
+    if kind == "vid4":
+        return vid4(root, lr=section.get("lr"), cache_bytes=cache)
+    if kind == "udm10":
+        return udm10(root, lr=section.get("lr"), cache_bytes=cache)
+    if kind == "vimeo90k":
+        return vimeo90k(root, list_file=section.get("list_file", "sep_trainlist.txt"), lr=section.get("lr"),
+                        cache_bytes=cache)
+    if kind == "gopro":
+        return gopro(root, split=section.get("split", "train"), blur_folder=section.get("blur_folder", "blur"),
+                     cache_bytes=cache)
+    raise VsrkitError(f"unknown dataset type {kind!r}: use samples, folder, reds, vid4, udm10, vimeo90k or gopro")
+
+
+def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
+    from vsrkit.data import TrainClipDataset
+
+    lists = build_clip_lists(section)
+    protocol = build_protocol(section, scale)
+    return TrainClipDataset(
+        lists.gt,
+        num_frame=int(section.get("num_frame", 7)),
+        gt_size=int(section.get("gt_size", 128)),
+        scale=scale,
+        protocol=protocol,
+        lr_clips=lists.lq,
+        extra_clips=lists.extra or None if protocol is None else None,
+        interval_list=section.get("interval_list", [1]),
+        random_reverse=bool(section.get("random_reverse", False)),
+        use_hflip=bool(section.get("use_hflip", True)),
+        use_rot=bool(section.get("use_rot", True)),
+        dataset_enlarge_ratio=int(section.get("dataset_enlarge_ratio", 1)),
+        seed=seed,
+        kernel_size=section.get("kernel_size"),
+    )
+
+
+def build_eval_dataset(section: dict[str, Any], scale: int, seed: int = 0):
+    from vsrkit.data import EvalClipDataset
+
+    lists = build_clip_lists(section)
+    protocol = build_protocol(section, scale)
+    return EvalClipDataset(
+        lists.gt,
+        scale=scale,
+        protocol=protocol,
+        lr_clips=lists.lq,
+        extra_clips=lists.extra or None if protocol is None else None,
+        max_frames=section.get("max_frames"),
+        center_only=bool(section.get("center_only", False)),
+        seed=seed,
+    )

@@ -1,0 +1,777 @@
+"""Video file probing, decoding to RGB and encoding from RGB (PyAV), each overlapped with compute in a thread.
+
+Colour handling (the part most VSR tools get wrong, see video2x#403):
+
+* Decoding converts YUV to RGB with the stream's own matrix and range. When the file does not say which matrix it
+  uses, the usual broadcast rule applies: BT.709 for HD (height >= 720), BT.601 otherwise. When it does not say which
+  range, YUV is assumed limited ("tv", 16-235) except for the JPEG ``yuvj*`` formats; gray and RGB formats are full
+  range. ``VideoInfo.color_matrix_source`` records whether the matrix was tagged or guessed.
+* Encoding converts RGB to YUV with exactly the matrix and range it writes into the stream tags (default BT.709, tv),
+  so players that honour the tags reproduce the RGB the model produced.
+
+Models work on 8-bit-range RGB; ``dtype='uint16'`` / ``'auto'`` keeps >8-bit sources at full 16-bit scale so that a
+10-bit pipeline does not lose precision before the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import sys
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Callable, Generic, Iterator, Literal, Protocol, TypeVar
+
+import av
+import numpy as np
+from av.video.reformatter import ColorRange, Colorspace
+
+from vsrkit.errors import VsrkitError
+from vsrkit.io import atomic
+
+log = logging.getLogger(__name__)
+
+Dtype = Literal["uint8", "uint16", "auto"]
+
+_RGB48 = "rgb48le" if sys.byteorder == "little" else "rgb48be"
+
+# FFmpeg AVColorSpace codes -> our matrix names. 5 (BT470BG) and 6 (SMPTE170M) are both the BT.601 matrix.
+_AVCOL_SPC = {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt601", 6: "bt601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+# Our matrix names -> swscale coefficient sets.
+_SWS_CS = {"bt709": Colorspace.ITU709, "bt601": Colorspace.ITU601, "fcc": Colorspace.FCC,
+           "smpte240m": Colorspace.SMPTE240M, "bt2020": Colorspace.BT2020}
+# Tags written for an output matrix: (AVColorSpace, AVColorPrimaries, AVColorTransferCharacteristic).
+_OUT_TAGS = {"bt709": (1, 1, 1), "bt601": (6, 6, 6), "bt2020": (9, 9, 14)}
+_RANGE = {"tv": ColorRange.MPEG, "pc": ColorRange.JPEG}
+
+# Output containers we write, with the codec used when none is given.
+_CONTAINERS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264",
+               ".ts": "libx264", ".webm": "libvpx-vp9", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
+# Codecs that take a CRF (others get a bitrate derived from the frame size).
+_CRF_CODECS = {"libx264", "libx265", "libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1"}
+# Codecs/containers whose time base must be 1/fps (they cannot carry finer timestamps).
+_FRAME_GRID_CODECS = {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4v2", "msmpeg4", "mjpeg"}
+_FRAME_GRID_SUFFIXES = {".avi", ".mpg", ".mpeg"}
+# Sub-frame timestamp resolution for codecs that accept any time base (VFR times survive to 1/100 frame).
+_TICKS_PER_FRAME = 100
+
+
+@dataclass
+class VideoInfo:
+    """What the rest of vsrkit needs to know about an input (video file or frame folder)."""
+
+    path: str
+    width: int
+    height: int
+    fps: Fraction
+    num_frames: int | None  # an estimate for video files; exact for frame folders. Never used for correctness.
+    duration: float | None
+    pix_fmt: str
+    bit_depth: int
+    color_matrix: str  # 'bt709' | 'bt601' | 'bt2020' | 'smpte240m' | 'fcc' | 'rgb'
+    color_range: str  # 'tv' | 'pc'
+    has_audio: bool
+    has_subtitles: bool
+    codec: str
+    color_matrix_source: str = "tagged"  # 'tagged' or 'guessed' (untagged stream, HD rule applied)
+    start_time: float = 0.0  # presentation time of the first frame (non-zero e.g. in MPEG-TS)
+    is_folder: bool = False
+
+
+@dataclass
+class Frame:
+    """One decoded frame: RGB pixels, its position in decode order and its presentation time."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8, or uint16 at full 16-bit scale
+    index: int
+    time: float | None  # seconds; kept so variable frame rates and odd timestamps survive a round trip
+
+
+class FrameReader(Protocol):
+    """Iterates frames in presentation order; closing stops any background thread."""
+
+    info: VideoInfo
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> "FrameReader": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------------- threading
+
+T = TypeVar("T")
+_END = object()
+
+
+class _Prefetcher(Generic[T]):
+    """Runs a generator in a daemon thread and hands its items over through a bounded queue.
+
+    The bound keeps memory flat on long videos; the thread lets decoding and colour conversion (which release the
+    GIL inside FFmpeg) overlap with the model. An exception in the generator is re-raised in the consumer at the
+    point it would have received the next item. ``close()`` works while the producer is blocked on a full queue.
+    """
+
+    def __init__(self, make_iter: Callable[[], Iterator[T]], *, threaded: bool, queue_size: int, name: str):
+        self._make_iter = make_iter
+        self._threaded = threaded
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        self._direct: Iterator[T] | None = None
+        self._done = False
+        self._name = name
+
+    def _run(self) -> None:
+        it = self._make_iter()
+        try:
+            for item in it:
+                if not self._put(item):
+                    break
+        except BaseException as e:  # noqa: BLE001 - everything must reach the consumer
+            self._error = e
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                try:
+                    close()  # runs the generator's finally: releases the container in this thread
+                except Exception:  # noqa: BLE001
+                    pass
+            self._put(_END)
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> "_Prefetcher[T]":
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        if not self._threaded:
+            if self._direct is None:
+                self._direct = self._make_iter()
+            try:
+                return next(self._direct)
+            except StopIteration:
+                self._done = True
+                raise
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        while True:
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    item = _END
+                    break
+        if item is _END:
+            self._done = True
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        """Stop the producer (even if blocked on a full queue) and wait for it to release its resources."""
+        self._done = True
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():
+                try:  # unblock a producer waiting on put
+                    while True:
+                        self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+                self._thread.join(timeout=0.05)
+        elif self._direct is not None:
+            close = getattr(self._direct, "close", None)
+            if close is not None:
+                close()
+
+
+class _Worker(Generic[T]):
+    """The mirror of :class:`_Prefetcher`: items put by the caller are processed by ``handle`` in a thread.
+
+    ``put`` raises the worker's exception (if any) so a failing encoder stops the pipeline at the next frame.
+    """
+
+    def __init__(self, handle: Callable[[T], None], *, threaded: bool, queue_size: int, name: str):
+        self._handle = handle
+        self._threaded = threaded
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _END:
+                return
+            if self._error is not None or self._stop.is_set():
+                continue  # keep draining so the caller never blocks on a dead worker
+            try:
+                self._handle(item)
+            except BaseException as e:  # noqa: BLE001
+                self._error = e
+
+    def _raise_pending(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            self._stop.set()
+            raise err
+
+    def put(self, item: T) -> None:
+        self._raise_pending()
+        if self._thread is None:
+            self._handle(item)
+            return
+        while True:
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                self._raise_pending()
+
+    def finish(self, *, discard: bool = False) -> None:
+        """Wait until every queued item is handled (or dropped when ``discard``), then re-raise a worker error."""
+        if discard:
+            self._stop.set()
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_END)
+            self._thread.join()
+        if not discard:
+            self._raise_pending()
+
+
+# ---------------------------------------------------------------------------------------------------- probing
+
+
+def _open_input(path: str) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.exists():
+        raise VsrkitError(f"input '{path}' does not exist: check the path")
+    if p.stat().st_size == 0:
+        raise VsrkitError(f"input '{path}' is an empty file: check the path or re-export the video")
+    try:
+        return av.open(str(p), mode="r")
+    except av.error.FFmpegError as e:
+        raise VsrkitError(f"input '{path}' is not a readable video ({e.strerror or e}): check the file or "
+                          "convert it with ffmpeg") from None
+
+
+def _bit_depth(fmt: av.VideoFormat) -> int:
+    return max((c.bits for c in fmt.components), default=8)
+
+
+def _resolve_matrix(code: int, height: int, fmt: av.VideoFormat) -> tuple[str, str]:
+    """Return (matrix name, 'tagged'|'guessed') for an AVColorSpace code, applying the HD rule when unspecified."""
+    if fmt.is_rgb:
+        return "rgb", "tagged"
+    name = _AVCOL_SPC.get(int(code))
+    if name is not None and name != "rgb":
+        return name, "tagged"
+    return ("bt709" if height >= 720 else "bt601"), "guessed"
+
+
+def _resolve_range(code: int, fmt: av.VideoFormat) -> str:
+    if int(code) == int(ColorRange.JPEG):
+        return "pc"
+    if int(code) == int(ColorRange.MPEG):
+        return "tv"
+    # Unspecified: JPEG-style pixel formats, gray and RGB are full range; everything else is limited.
+    if fmt.name.startswith("yuvj") or fmt.is_rgb or fmt.name.startswith("gray") or len(fmt.components) == 1:
+        return "pc"
+    return "tv"
+
+
+def _fps_of(stream: av.video.stream.VideoStream) -> Fraction | None:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0:
+            fps = Fraction(rate)
+            # Averages over a few frames can come out as e.g. 2997/100; snap to the nearby standard rate.
+            for std in (Fraction(24000, 1001), Fraction(30000, 1001), Fraction(60000, 1001), Fraction(120000, 1001)):
+                if abs(fps - std) / std < 5e-4:
+                    return std
+            if abs(fps - round(fps)) < 5e-4 * fps:
+                return Fraction(round(fps))
+            return fps
+    return None
+
+
+def _probe_video(path: str) -> VideoInfo:
+    container = _open_input(path)
+    try:
+        if not container.streams.video:
+            raise VsrkitError(f"input '{path}' has no video stream: pass a video file or a folder of frames")
+        s = container.streams.video[0]
+        cc = s.codec_context
+        if not cc.width or not cc.height or cc.format is None:
+            raise VsrkitError(f"input '{path}' has a video stream without size/format (truncated or corrupt?): "
+                              "re-export the video")
+        fmt = cc.format
+        fps = _fps_of(s)
+        if fps is None:
+            fps = Fraction(25)
+            log.warning("%s: frame rate unknown, assuming 25 fps", path)
+        matrix, matrix_src = _resolve_matrix(cc.colorspace, cc.height, fmt)
+        duration = None
+        if s.duration is not None and s.time_base is not None:
+            duration = float(s.duration * s.time_base)
+        elif container.duration is not None:
+            duration = container.duration / av.time_base
+        num = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration else None)
+        start = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base is not None else 0.0
+        return VideoInfo(
+            path=str(path), width=cc.width, height=cc.height, fps=fps, num_frames=num, duration=duration,
+            pix_fmt=fmt.name, bit_depth=_bit_depth(fmt), color_matrix=matrix,
+            color_range=_resolve_range(cc.color_range, fmt), has_audio=bool(container.streams.audio),
+            has_subtitles=bool(container.streams.subtitles), codec=cc.name, color_matrix_source=matrix_src,
+            start_time=start,
+        )
+    finally:
+        container.close()
+
+
+def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
+    """Describe a video file or a folder of frames without decoding it all.
+
+    ``fps`` is used for frame folders only (they carry no rate; default 25).
+    """
+    p = Path(path)
+    if p.is_dir():
+        from vsrkit.io.frames import probe_folder
+
+        return probe_folder(p, fps=fps)
+    return _probe_video(str(p))
+
+
+# ---------------------------------------------------------------------------------------------------- reading
+
+
+def _want_uint16(dtype: Dtype, bit_depth: int) -> bool:
+    if dtype not in ("uint8", "uint16", "auto"):
+        raise VsrkitError(f"unknown dtype {dtype!r}: use 'uint8', 'uint16' or 'auto'")
+    return dtype == "uint16" or (dtype == "auto" and bit_depth > 8)
+
+
+def _frame_to_rgb(frame: av.VideoFrame, info: VideoInfo, out16: bool) -> np.ndarray:
+    fmt = frame.format
+    kwargs: dict[str, Any] = {"format": _RGB48 if out16 else "rgb24"}
+    if not fmt.is_rgb:
+        # Per-frame tags win (streams may switch); otherwise the stream-level decision made in probe().
+        matrix = _AVCOL_SPC.get(int(frame.colorspace)) or info.color_matrix
+        rng = _resolve_range(frame.color_range, fmt) if int(frame.color_range) else info.color_range
+        kwargs.update(src_colorspace=_SWS_CS.get(matrix, _SWS_CS["bt709"]), dst_colorspace=_SWS_CS.get(matrix),
+                      src_color_range=_RANGE[rng], dst_color_range=ColorRange.JPEG)
+    return frame.reformat(**kwargs).to_ndarray()
+
+
+class VideoReader:
+    """Decodes a video file to RGB :class:`Frame` objects, in a background thread by default."""
+
+    def __init__(self, path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bool = True,
+                 queue_size: int = 8, info: VideoInfo | None = None):
+        self.info = info or _probe_video(str(path))
+        self._out16 = _want_uint16(dtype, self.info.bit_depth)
+        self.frames_read = 0
+        self._pump: _Prefetcher[Frame] = _Prefetcher(self._decode, threaded=threaded, queue_size=queue_size,
+                                                     name=f"vsrkit-decode:{Path(path).name}")
+
+    def _decode(self) -> Iterator[Frame]:
+        path = self.info.path
+        container = _open_input(path)
+        n = 0
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame + slice threads: decoding must keep up with the model
+            fps = self.info.fps
+            try:
+                for frame in container.decode(stream):
+                    t = float(frame.time) if frame.time is not None else self.info.start_time + n / float(fps)
+                    yield Frame(_frame_to_rgb(frame, self.info, self._out16), n, t)
+                    n += 1
+            except av.error.FFmpegError as e:
+                if n == 0:
+                    raise VsrkitError(f"input '{path}' could not be decoded ({e.strerror or e}): the file is "
+                                      "corrupt or truncated; re-export it") from None
+                log.warning("%s: decoding stopped after %d frames (%s); the file looks truncated - the output "
+                            "will have %d frames", path, n, e.strerror or e, n)
+            if n == 0:
+                raise VsrkitError(f"input '{path}' contains no decodable frames: check the file or re-export it")
+            # Never lose frames silently: compare with what the container announces (count, or the video's
+            # duration when only video is present, since audio may legitimately run longer).
+            expected = stream.frames
+            if expected and n < expected:
+                log.warning("%s: decoded %d frames but the container announces %d; the file looks truncated",
+                            path, n, expected)
+            elif not expected:
+                dur = None
+                if stream.duration is not None and stream.time_base is not None:
+                    dur = float(stream.duration * stream.time_base)
+                elif container.duration is not None and len(container.streams) == 1:
+                    dur = container.duration / av.time_base
+                covered = n / float(fps)
+                if dur is not None and covered < dur - 1.5 / float(fps):
+                    log.warning("%s: decoded %d frames (%.2f s) but the container announces %.2f s; the file looks "
+                                "truncated", path, n, covered, dur)
+        finally:
+            container.close()
+
+    def __iter__(self) -> Iterator[Frame]:
+        for f in self._pump:
+            self.frames_read += 1
+            yield f
+
+    def close(self) -> None:
+        self._pump.close()
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_reader(path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bool = True, queue_size: int = 8,
+                fps: float | Fraction | None = None) -> FrameReader:
+    """Open a video file (any container FFmpeg reads) or a folder of PNG/JPG frames for streaming reads.
+
+    ``dtype='auto'`` gives uint16 (full 16-bit scale) for >8-bit sources and uint8 otherwise. ``fps`` applies to
+    frame folders only.
+    """
+    p = Path(path)
+    if p.is_dir():
+        from vsrkit.io.frames import FolderReader
+
+        return FolderReader(p, dtype=dtype, threaded=threaded, queue_size=queue_size, fps=fps)
+    return VideoReader(p, dtype=dtype, threaded=threaded, queue_size=queue_size)
+
+
+# ---------------------------------------------------------------------------------------------------- writing
+
+
+def _check_frame(frame: np.ndarray, width: int, height: int) -> None:
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
+        shape = getattr(frame, "shape", type(frame).__name__)
+        raise VsrkitError(f"frame has shape {shape}, expected (H, W, 3) RGB: convert the frame before writing")
+    if frame.shape[0] != height or frame.shape[1] != width:
+        raise VsrkitError(f"frame is {frame.shape[1]}x{frame.shape[0]} but the writer was opened for "
+                          f"{width}x{height}: open the writer with the output size")
+    if frame.dtype not in (np.uint8, np.uint16):
+        raise VsrkitError(f"frame dtype is {frame.dtype}, expected uint8 or uint16: clip and convert before writing")
+
+
+class VideoWriter:
+    """Encodes RGB frames to a video file atomically, copying audio/subtitles from a source file.
+
+    Frames go through a bounded queue to an encoder thread. The file is written under a hidden temporary sibling and
+    renamed in :meth:`close`; :meth:`abort` (or an exception inside ``with``) deletes it.
+
+    ``codec=None`` picks the container's usual codec (libx264; libvpx-vp9 for .webm; mpeg2video for .mpg).
+    ``copy_streams_from`` names a file whose audio and subtitle streams are remuxed (not re-encoded); streams the
+    container cannot hold are skipped with a warning. If fewer frames are written than the source video holds (a
+    preview), copied streams are cut at the end of the written video.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, fps: float | Fraction, width: int, height: int,
+                 codec: str | None = None, crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p",
+                 copy_streams_from: str | os.PathLike | None = None, overwrite: bool = False,
+                 color_matrix: str = "bt709", color_range: str = "tv", threaded: bool = True, queue_size: int = 8,
+                 options: dict[str, str] | None = None):
+        self.path = atomic.check_output_path(path, overwrite=overwrite, inputs=(copy_streams_from,))
+        self._overwrite = overwrite
+        suffix = self.path.suffix.lower()
+        if suffix not in _CONTAINERS:
+            raise VsrkitError(f"cannot write '{self.path.name}': unsupported extension '{suffix or '(none)'}'; use "
+                              f"one of {', '.join(sorted(_CONTAINERS))} or a folder name without suffix for PNGs")
+        codec = codec or _CONTAINERS[suffix]
+        if color_matrix not in _OUT_TAGS:
+            raise VsrkitError(f"unsupported output colour matrix {color_matrix!r}: use one of {', '.join(_OUT_TAGS)}")
+        if color_range not in _RANGE:
+            raise VsrkitError(f"unsupported colour range {color_range!r}: use 'tv' or 'pc'")
+        self.fps = Fraction(fps).limit_denominator(1_000_000)
+        if self.fps <= 0:
+            raise VsrkitError(f"frame rate {fps} is not positive: pass a valid --fps")
+        self.width, self.height = int(width), int(height)
+        self._validate_codec(codec, pix_fmt, suffix)
+        self.frames_written = 0
+        self._matrix, self._range = color_matrix, color_range
+        self._tmp: Path | None = atomic.temp_file_for(self.path)
+        self._src: Any = None
+        self._closed = False
+        try:
+            self._open(codec, crf, preset, pix_fmt, suffix, options or {}, copy_streams_from)
+        except BaseException:
+            self._cleanup()
+            raise
+        self._worker: _Worker[tuple[np.ndarray, float | None]] = _Worker(
+            self._encode_one, threaded=threaded, queue_size=queue_size, name=f"vsrkit-encode:{self.path.name}")
+
+    # -- setup --------------------------------------------------------------------------------------------------
+
+    def _validate_codec(self, codec: str, pix_fmt: str, suffix: str) -> None:
+        try:
+            c = av.codec.Codec(codec, "w")
+        except Exception:  # noqa: BLE001 - av raises several types for unknown codecs
+            raise VsrkitError(f"video encoder '{codec}' is not available in this FFmpeg build: choose another "
+                              "--codec (e.g. libx264)") from None
+        try:
+            fmt = av.VideoFormat(pix_fmt)
+        except Exception:  # noqa: BLE001
+            raise VsrkitError(f"unknown pixel format '{pix_fmt}': use e.g. yuv420p, yuv444p or yuv420p10le") from None
+        supported = [f.name for f in (c.video_formats or [])]
+        if supported and pix_fmt not in supported:
+            raise VsrkitError(f"encoder '{codec}' does not support pixel format '{pix_fmt}': use one of "
+                              f"{', '.join(supported[:8])}")
+        if len(fmt.components) >= 3 and not fmt.is_rgb:
+            probe_fmt = av.VideoFormat(pix_fmt, 4, 4)
+            sub_w = 4 // max(1, probe_fmt.components[1].width)
+            sub_h = 4 // max(1, probe_fmt.components[1].height)
+            if self.width % sub_w or self.height % sub_h:
+                raise VsrkitError(f"{self.width}x{self.height} cannot be encoded as {pix_fmt} (needs width/height "
+                                  f"divisible by {sub_w}/{sub_h}): pass --pix-fmt yuv444p or pad/crop to an even size")
+
+    def _open(self, codec: str, crf: int, preset: str, pix_fmt: str, suffix: str, options: dict[str, str],
+              copy_from: str | os.PathLike | None) -> None:
+        self._out = av.open(str(self._tmp), mode="w")
+        # WebM is the one common muxer that rejects foreign codecs outright; other muxers report problems when the
+        # header is written (turned into a VsrkitError there), and their supported-codec lists are incomplete.
+        if suffix == ".webm" and av.codec.Codec(codec, "w").name not in self._out.supported_codecs \
+                and codec not in self._out.supported_codecs:
+            raise VsrkitError(f"container '{suffix}' cannot hold video codec '{codec}': use --codec libvpx-vp9 or "
+                              "another output extension (.mkv holds almost anything)")
+        opts = {}
+        if codec in _CRF_CODECS:
+            opts["crf"] = str(crf)
+        if codec in ("libx264", "libx265"):
+            opts["preset"] = preset
+        if codec == "libx264" and suffix == ".avi":
+            opts["bf"] = "0"  # AVI has no presentation timestamps: B-frame reordering would shift frame times
+        if codec == "libx265":
+            opts["x265-params"] = "log-level=error"
+        if codec in ("libvpx", "libvpx-vp9"):
+            opts.update({"b": "0" if codec == "libvpx-vp9" else "50M", "deadline": "good", "cpu-used": "4",
+                         "row-mt": "1"})
+        opts.update(options)
+        s = self._out.add_stream(codec, rate=self.fps, options=opts)
+        cc = s.codec_context
+        cc.width, cc.height, cc.pix_fmt = self.width, self.height, pix_fmt
+        if codec not in _CRF_CODECS and "b" not in options:
+            # No constant-quality mode: give a generous bitrate (~0.3 bit/pixel) so quality is not the bottleneck.
+            cc.bit_rate = int(min(self.width * self.height * float(self.fps) * 0.3, 200e6))
+        if codec in _FRAME_GRID_CODECS or suffix in _FRAME_GRID_SUFFIXES:
+            self._ticks = 1
+        else:
+            self._ticks = _TICKS_PER_FRAME
+        self._time_base = 1 / (self.fps * self._ticks)
+        cc.time_base = self._time_base
+        s.time_base = self._time_base
+        spc, prim, trc = _OUT_TAGS[self._matrix]
+        cc.colorspace, cc.color_primaries, cc.color_trc = spc, prim, trc
+        cc.color_range = int(_RANGE[self._range])
+        cc.thread_count = 0
+        self._stream = s
+        self._pix_fmt = pix_fmt
+        self._last_pts = -1
+        self._t0: float | None = None
+        self._copies: list[tuple[Any, Any]] = []
+        self._copy_iter: Any = None
+        self._pending: Any = None
+        if copy_from is not None:
+            self._open_copies(str(copy_from))
+
+    def _open_copies(self, src_path: str) -> None:
+        self._src = _open_input(src_path)
+        for s in list(self._src.streams.audio) + list(self._src.streams.subtitles):
+            name = s.codec_context.name if s.codec_context is not None else None
+            if name is None or name not in self._out.supported_codecs:
+                log.warning("not copying %s stream #%d (%s) from %s: the %s container cannot hold it; use .mkv to "
+                            "keep it", s.type, s.index, name, src_path, self.path.suffix)
+                continue
+            try:
+                out_s = self._out.add_stream_from_template(s)
+            except Exception as e:  # noqa: BLE001
+                log.warning("not copying %s stream #%d from %s: %s", s.type, s.index, src_path, e)
+                continue
+            self._copies.append((s, out_s))
+        # Where the source's video starts: copied streams are shifted by the same amount as the video.
+        vs = self._src.streams.video
+        self._src_video_start = 0.0
+        self._src_video_end: float | None = None
+        if vs and vs[0].start_time is not None and vs[0].time_base is not None:
+            self._src_video_start = float(vs[0].start_time * vs[0].time_base)
+        if vs and vs[0].duration is not None and vs[0].time_base is not None:
+            self._src_video_end = self._src_video_start + float(vs[0].duration * vs[0].time_base)
+        elif self._src.duration is not None:
+            self._src_video_end = self._src.duration / av.time_base
+        self._copy_iter = self._src.demux([s for s, _ in self._copies]) if self._copies else None
+
+    # -- encoding (runs in the worker thread) --------------------------------------------------------------------
+
+    def _encode_one(self, item: tuple[np.ndarray, float | None]) -> None:
+        arr, t = item
+        frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.dtype == np.uint8 else _RGB48)
+        frame = frame.reformat(format=self._pix_fmt, dst_colorspace=_SWS_CS[self._matrix],
+                               dst_color_range=_RANGE[self._range])
+        if t is None:
+            pts = self.frames_written * self._ticks
+        else:
+            if self._t0 is None:
+                self._t0 = t
+            pts = round((t - self._t0) / self._time_base)
+        if pts <= self._last_pts:
+            pts = self._last_pts + 1  # timestamps must increase; a collision after rounding moves by one tick
+        self._last_pts = pts
+        frame.pts = pts
+        frame.time_base = self._time_base
+        for packet in self._stream.encode(frame):
+            self._out.mux(packet)
+        self.frames_written += 1
+        self._mux_copies(until=float(pts * self._time_base))
+
+    def _mux_copies(self, until: float | None) -> None:
+        """Remux source packets up to output time ``until`` (None: all), keeping audio interleaved with video."""
+        if self._copy_iter is None:
+            return
+        offset = self._src_video_start if self._t0 is None else self._t0
+        streams = {s.index: o for s, o in self._copies}
+        while True:
+            if self._pending is None:
+                try:
+                    self._pending = next(self._copy_iter)
+                except StopIteration:
+                    self._copy_iter = None
+                    return
+            pkt = self._pending
+            if pkt.dts is None and pkt.pts is None:  # flush packets carry no data
+                self._pending = None
+                continue
+            ts = pkt.pts if pkt.pts is not None else pkt.dts
+            t = float(ts * pkt.time_base) - offset
+            if until is not None and t > until:
+                return
+            self._pending = None
+            shift = round(offset / pkt.time_base)
+            if pkt.pts is not None:
+                pkt.pts -= shift
+            if pkt.dts is not None:
+                pkt.dts -= shift
+            pkt.stream = streams[pkt.stream.index]
+            self._out.mux(pkt)
+
+    # -- public --------------------------------------------------------------------------------------------------
+
+    def write(self, frame: np.ndarray, time: float | None = None) -> None:
+        """Queue one (H, W, 3) uint8/uint16 RGB frame; ``time`` (seconds) keeps the source timestamp."""
+        if self._closed:
+            raise VsrkitError(f"writer for '{self.path}' is closed: open a new writer")
+        _check_frame(frame, self.width, self.height)
+        self._worker.put((np.ascontiguousarray(frame), time))
+
+    def close(self) -> None:
+        """Flush the encoder, copy the remaining audio/subtitles and move the file into place."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._worker.finish()
+            if self.frames_written == 0:
+                raise VsrkitError(f"no frames were written to '{self.path}': the input produced zero frames")
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            if self._copy_iter is not None:
+                end = float((self._last_pts + self._ticks) * self._time_base)
+                src_end = None if self._src_video_end is None else self._src_video_end - self._src_video_start
+                # A full-length output keeps audio tails; a shorter one (preview) cuts copied streams at its end.
+                full = src_end is None or end >= src_end - 1.5 / float(self.fps)
+                self._mux_copies(until=None if full else end)
+            self._out.close()
+            self._out = None
+            if self._src is not None:
+                self._src.close()
+                self._src = None
+            atomic.commit(self._tmp, self.path, overwrite=self._overwrite)
+            self._tmp = None
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def abort(self) -> None:
+        """Stop encoding and delete the temporary file; the final path is never touched."""
+        if not self._closed:
+            self._closed = True
+            try:
+                self._worker.finish(discard=True)
+            except BaseException:  # noqa: BLE001 - aborting: the original error is what matters
+                pass
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for c in (getattr(self, "_out", None), self._src):
+            if c is not None:
+                try:
+                    c.close()
+                except Exception:  # noqa: BLE001 - a half-written container may fail to finalise
+                    pass
+        self._out = self._src = None
+        atomic.discard(self._tmp)
+        self._tmp = None
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw: Any) -> "VideoWriter | Any":
+    """Open a :class:`VideoWriter` (path with a video suffix) or a FrameFolderWriter (no suffix or existing dir).
+
+    ``like`` supplies fps, size and colour matrix defaults (explicit keywords win) and, for video sources, the file
+    to copy audio/subtitles from (pass ``copy_streams_from=None`` to drop them). The output must not be ``like.path``.
+    """
+    p = Path(path)
+    inputs = (like.path if like else None,)
+    if p.suffix == "" or p.is_dir():
+        from vsrkit.io.frames import FrameFolderWriter
+
+        atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
+        allowed = {"overwrite", "threaded", "queue_size", "compression"}
+        return FrameFolderWriter(p, **{k: v for k, v in kw.items() if k in allowed})
+    if like is not None:
+        kw.setdefault("fps", like.fps)
+        kw.setdefault("width", like.width)
+        kw.setdefault("height", like.height)
+        if like.color_matrix in _OUT_TAGS:
+            kw.setdefault("color_matrix", like.color_matrix)
+        if not like.is_folder and (like.has_audio or like.has_subtitles):
+            kw.setdefault("copy_streams_from", like.path)
+    for key in ("fps", "width", "height"):
+        if key not in kw:
+            raise VsrkitError(f"writer for '{p}' needs {key}: pass like=<input info> or {key}=...")
+    atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
+    return VideoWriter(p, **kw)

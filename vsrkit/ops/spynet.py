@@ -1,0 +1,193 @@
+"""SpyNet optical flow (Ranjan & Black, CVPR 2017), as re-implemented in BasicSR ``archs/spynet_arch.py``.
+
+Used for alignment by BasicVSR, BasicVSR++, IART and BVSR-IK. The structure and every numerical step follow the
+BasicSR forward so that its released weights (``spynet_sintel_final-3d2a1287.pth``) and the SpyNet part of every
+BasicSR-lineage checkpoint load with identical key names (``basic_module.{level}.basic_module.{0,2,4,6,8}``) and
+reproduce its flows. 1,440,300 parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from vsrkit.errors import VsrkitError
+from vsrkit.ops.warp import flow_warp
+
+__all__ = [
+    "SpyNet",
+    "SpyNetLevel",
+    "SPYNET_MIN_SIZE",
+    "SPYNET_KEYS",
+    "convert_official_spynet_state_dict",
+    "unwrap_checkpoint",
+]
+
+#: Smallest legal height/width: the input is resized up to a multiple of 32 and pooled 5 times; at <= 32 px the
+#: coarsest level is 1 px wide and the initial flow (half of it) would be empty.
+SPYNET_MIN_SIZE = 33
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+_NUM_LEVELS = 6
+
+
+class SpyNetLevel(nn.Module):
+    """Flow-residual estimator of one pyramid level (BasicSR ``BasicModule``).
+
+    Five 7×7 convs 8 → 32 → 64 → 32 → 16 → 2 with ReLU between them (none after the last).
+    Input ``(N, 8, h, w)`` = [ref (3), warped supp (3), upsampled flow (2)]; output flow residual ``(N, 2, h, w)``.
+    The Sequential is called ``basic_module`` so that the official keys match.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        widths = (8, 32, 64, 32, 16, 2)
+        layers: list[nn.Module] = []
+        for k in range(len(widths) - 1):
+            layers.append(nn.Conv2d(widths[k], widths[k + 1], kernel_size=7, stride=1, padding=3))
+            if k < len(widths) - 2:
+                layers.append(nn.ReLU(inplace=False))
+        self.basic_module = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.basic_module(x)
+
+
+class SpyNet(nn.Module):
+    """Coarse-to-fine flow estimation over a 6-level image pyramid.
+
+    ``forward(ref, supp)`` with two ``(N, 3, H, W)`` RGB images in [0, 1] returns the flow ``(N, 2, H, W)`` defined
+    on ``ref``'s grid and pointing into ``supp`` (channel 0 = dx, channel 1 = dy, pixels), i.e.
+    ``flow_warp(supp, flow.permute(0, 2, 3, 1)) ≈ ref``. ``H, W >= 33`` (:data:`SPYNET_MIN_SIZE`); smaller inputs
+    raise :class:`~vsrkit.errors.VsrkitError` (pad them, e.g. replicate, before calling).
+
+    Args:
+        pretrained: optional path to a SpyNet checkpoint (``.pth``/``.safetensors``, BasicSR container or bare
+            state dict) loaded strictly after construction.
+
+    Buffers ``mean``/``std`` ``(1, 3, 1, 1)`` hold the ImageNet statistics in RGB order; they are part of the
+    state dict because checkpoints of models embedding SpyNet carry them.
+    """
+
+    def __init__(self, *, pretrained: str | Path | None = None) -> None:
+        super().__init__()
+        self.basic_module = nn.ModuleList(SpyNetLevel() for _ in range(_NUM_LEVELS))
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
+        if pretrained is not None:
+            # Imported here: vsrkit.convert sits above the ops layer; only its file reader is needed.
+            from vsrkit.convert import load_checkpoint_file
+
+            state = convert_official_spynet_state_dict(load_checkpoint_file(pretrained))
+            self.load_state_dict(state, strict=True)
+
+    def _pyramid(self, x: Tensor) -> list[Tensor]:
+        """Normalised image and its 5 successive 2× average-pooled versions, coarsest first."""
+        levels = [(x - self.mean) / self.std]
+        for _ in range(_NUM_LEVELS - 1):
+            levels.insert(0, F.avg_pool2d(levels[0], kernel_size=2, stride=2, count_include_pad=False))
+        return levels
+
+    def _estimate(self, ref: Tensor, supp: Tensor) -> Tensor:
+        """Flow at the padded resolution (sizes multiples of 32)."""
+        ref_levels, supp_levels = self._pyramid(ref), self._pyramid(supp)
+        n, _, h0, w0 = ref_levels[0].shape
+        # BasicSR starts from a zero flow at half the coarsest size; the first ×2 upsampling restores that size.
+        flow = ref_levels[0].new_zeros(n, 2, h0 // 2, w0 // 2)
+        for level, (ref_l, supp_l) in enumerate(zip(ref_levels, supp_levels)):
+            up = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
+            # Odd sizes leave the upsampled flow one row/column short: replicate its last row/column.
+            if up.shape[2] != ref_l.shape[2]:
+                up = F.pad(up, [0, 0, 0, 1], mode="replicate")
+            if up.shape[3] != ref_l.shape[3]:
+                up = F.pad(up, [0, 1, 0, 0], mode="replicate")
+            warped = flow_warp(supp_l, up.permute(0, 2, 3, 1), padding_mode="border")
+            flow = self.basic_module[level](torch.cat([ref_l, warped, up], dim=1)) + up
+        return flow
+
+    def forward(self, ref: Tensor, supp: Tensor) -> Tensor:
+        if ref.shape != supp.shape or ref.dim() != 4 or ref.shape[1] != 3:
+            raise ValueError(
+                f"SpyNet expects two (N,3,H,W) tensors of one shape, got {tuple(ref.shape)}, {tuple(supp.shape)}"
+            )
+        h, w = ref.shape[-2:]
+        if h < SPYNET_MIN_SIZE or w < SPYNET_MIN_SIZE:
+            raise VsrkitError(
+                f"SpyNet needs frames of at least {SPYNET_MIN_SIZE}x{SPYNET_MIN_SIZE} px, got {h}x{w}: "
+                "pad the frames (replicate) to at least 33 px before computing flow"
+            )
+        h32, w32 = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
+        ref = F.interpolate(ref, size=(h32, w32), mode="bilinear", align_corners=False)
+        supp = F.interpolate(supp, size=(h32, w32), mode="bilinear", align_corners=False)
+        flow = F.interpolate(self._estimate(ref, supp), size=(h, w), mode="bilinear", align_corners=False)
+        # Displacements were measured in padded-grid pixels: rescale each component to the original grid.
+        scale = flow.new_tensor([w / w32, h / h32]).view(1, 2, 1, 1)
+        return flow * scale
+
+
+def unwrap_checkpoint(state_dict: dict, container: str | None = None) -> dict:
+    """The weights inside a BasicSR/MMEditing checkpoint container.
+
+    With ``container=None``: ``params_ema``, then ``params``, then ``state_dict``, else ``state_dict`` itself (already
+    flat). EMA weights are preferred because BasicSR validates with the EMA network when EMA is on; its own loader
+    defaults to ``params`` (option ``param_key_g``), so pass ``container="params"`` to reproduce that.
+    """
+    if container is not None:
+        if not isinstance(state_dict.get(container), dict):
+            raise VsrkitError(
+                f"checkpoint has no {container!r} entry: available top-level keys {sorted(state_dict)[:8]}"
+            )
+        return state_dict[container]
+    for key in ("params_ema", "params", "state_dict"):
+        if isinstance(state_dict.get(key), dict):
+            return state_dict[key]
+    return state_dict
+
+
+def convert_official_spynet_state_dict(state_dict: dict, report: dict | None = None) -> dict[str, Tensor]:
+    """BasicSR SpyNet state dict (or a ``params``/``params_ema`` container) -> :class:`SpyNet` state dict.
+
+    Key names are identical (an explicit identity table). The released ``spynet_sintel_final`` file has no
+    ``mean``/``std`` entries (BasicSR registers those buffers after loading), so the ImageNet statistics are added
+    when both are absent; any other missing or unexpected key raises :class:`~vsrkit.errors.VsrkitError`.
+
+    ``report``, when given, receives ``renamed`` (old -> new; empty here), ``dropped`` and ``added`` key lists.
+    """
+    state_dict = unwrap_checkpoint(state_dict)
+    expected = set(SPYNET_KEYS)
+    out = dict(state_dict)
+    added: list[str] = []
+    if "mean" not in out and "std" not in out:
+        # At least float32, even for half-precision files: the statistics are constants, not trained weights.
+        like = next(iter(out.values()), torch.zeros(()))
+        dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+        out["mean"] = torch.tensor(_IMAGENET_MEAN, dtype=dtype).view(1, 3, 1, 1)
+        out["std"] = torch.tensor(_IMAGENET_STD, dtype=dtype).view(1, 3, 1, 1)
+        added = ["mean", "std"]
+    missing, unexpected = sorted(expected - out.keys()), sorted(out.keys() - expected)
+    if missing or unexpected:
+        raise VsrkitError(
+            f"not an official SpyNet state dict (missing {missing[:5]}, unexpected {unexpected[:5]}): "
+            "pass BasicSR's spynet_sintel_final file or the 'spynet.*' part of a BasicSR checkpoint"
+        )
+    if report is not None:
+        report.update(renamed={}, dropped=[], added=added)
+    return out
+
+
+#: Every key of :class:`SpyNet`'s state dict (and of BasicSR's, plus ``mean``/``std``).
+SPYNET_KEYS: tuple[str, ...] = (
+    *(
+        f"basic_module.{level}.basic_module.{conv}.{kind}"
+        for level in range(_NUM_LEVELS)
+        for conv in (0, 2, 4, 6, 8)
+        for kind in ("weight", "bias")
+    ),
+    "mean",
+    "std",
+)

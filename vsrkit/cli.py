@@ -338,6 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     except VsrkitError as exc:
         print(f"vsrkit: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. an output "directory" that is a file, permission denied, disk full
+        where = f" '{exc.filename}'" if exc.filename else ""
+        print(f"vsrkit: error: cannot access{where} ({exc.strerror or exc}): check the path, its permissions and "
+              "the free disk space", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("vsrkit: interrupted (no output was written)", file=sys.stderr)
         return 130

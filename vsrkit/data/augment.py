@@ -12,12 +12,6 @@ import numpy as np
 from vsrkit.errors import VsrkitError
 
 
-def mod_crop(frames: np.ndarray, scale: int) -> np.ndarray:
-    """Crop ``(T, H, W, C)`` at the bottom/right to ``H, W`` multiples of ``scale`` (BasicSR ``mod_crop``)."""
-    h, w = frames.shape[1:3]
-    return frames[:, : h - h % scale, : w - w % scale]
-
-
 def random_crop(frames: list[np.ndarray], size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Crop the same ``size``×``size`` window from arrays that share ``(H, W)``.
 

@@ -9,58 +9,14 @@ decoded prefix may be cached in memory because training draws many samples from 
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vsrkit.errors import VsrkitError
-
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".y4m", ".gif"})
-
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name: str) -> tuple:
-    """Sort key that orders embedded numbers by value: ``im2`` < ``im10``, ``00000009`` < ``00000010``."""
-    parts = _DIGITS.split(name)
-    # Alternate (text, number) pairs keep the tuple comparable element by element.
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in parts if p != "")
-
-
-def natural_sorted(paths: Iterable[Path]) -> list[Path]:
-    """Paths sorted by :func:`natural_key` of their names."""
-    return sorted(paths, key=lambda p: natural_key(p.name))
-
-
-def is_video_file(path: Path) -> bool:
-    """True for a regular file whose extension is a known video container."""
-    return path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS
-
-
-def list_frames(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder``, natural-sorted. Raises VsrkitError if there are none."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise VsrkitError(f"frame folder '{folder}' does not exist: check the path")
-    frames = natural_sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not frames:
-        raise VsrkitError(
-            f"frame folder '{folder}' holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))}): "
-            "point at a folder of frames"
-        )
-    return frames
-
-
-def _read_image(path: Path) -> np.ndarray:
-    # IMREAD_COLOR turns grey and 16-bit PNGs into 8-bit 3-channel images, so every frame has the same layout.
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise VsrkitError(f"cannot decode image '{path}': check that the file is a valid PNG/JPEG")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+from vsrkit.io.frames import list_frames, read_image
+from vsrkit.io.video import VIDEO_EXTENSIONS, is_video_file
 
 
 class Clip:
@@ -129,7 +85,7 @@ class Clip:
         if bad:
             raise VsrkitError(f"frame {bad[0]} is out of range for clip '{self.name}' ({n} frames): use 0..{n - 1}")
         if self.frames is not None:
-            imgs = [_read_image(self.frames[i]) for i in idx]
+            imgs = [read_image(self.frames[i]) for i in idx]
         else:
             decoded = self._decode_prefix(max(idx) + 1)
             imgs = [decoded[i] for i in idx]

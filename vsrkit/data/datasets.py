@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vsrkit.data.augment import apply_flips, draw_flips, mod_crop, paired_random_crop, random_crop
+from vsrkit.data.augment import apply_flips, draw_flips, paired_random_crop, random_crop
 from vsrkit.data.clips import Clip
+from vsrkit.degrade.blur import mod_crop
 from vsrkit.errors import VsrkitError
 
 

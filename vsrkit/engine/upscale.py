@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 from torch import nn
 from tqdm import tqdm
@@ -54,6 +55,8 @@ def resolve_model(
     name: str | None, *, variant: str | None = None, weights: str | Path | None = None, scale: int | None = None
 ) -> tuple[nn.Module, ModelSpec]:
     """Build the model to run: from a weights file's card, or by name (default: bicubic) with ``scale`` checked."""
+    if scale is not None and scale < 1:
+        raise VsrkitError(f"--scale must be a positive integer (got {scale}): use e.g. --scale 4 or drop it")
     if weights is not None:
         model = load_model(weights, name=name, variant=variant)
         from vsrkit.models.weights import read_card
@@ -126,16 +129,23 @@ def upscale_video(
             overwrite=overwrite,
         )
         bar = tqdm(total=info.num_frames, unit="frame", disable=not progress, dynamic_ncols=True)
-        with writer:
-            for out in runner.stream(frames()):
+        try:
+            with writer:
+                for out in runner.stream(frames()):
+                    t0 = time.perf_counter()
+                    writer.write(out, time=times.popleft())
+                    stats.write_wait_seconds += time.perf_counter() - t0
+                    stats.frames += 1
+                    bar.update(1)
                 t0 = time.perf_counter()
-                writer.write(out, time=times.popleft())
-                stats.write_wait_seconds += time.perf_counter() - t0
-                stats.frames += 1
-                bar.update(1)
-            t0 = time.perf_counter()
+        except av.error.FFmpegError as e:
+            # The encoder opens lazily on the first frame: bad --preset/--crf/codec options surface here.
+            msg = " ".join(str(e).split())
+            raise VsrkitError(f"encoding {str(dst)!r} failed ({msg}): check --codec, --preset, --crf and "
+                              "--pix-fmt") from None
+        finally:
+            bar.close()
         stats.write_wait_seconds += time.perf_counter() - t0  # finalising the encoder and renaming
-        bar.close()
     stats.seconds = time.perf_counter() - start
     stats.model_seconds = runner.model_seconds
     return stats

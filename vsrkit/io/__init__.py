@@ -4,10 +4,16 @@ See :mod:`vsrkit.io.video` for the colour rules (stream matrix/range honoured; u
 height >= 720, BT.601 below; output tagged and converted with the same matrix, default BT.709 limited range).
 """
 
-from vsrkit.io.frames import FolderReader, FrameFolderWriter, list_frames
-from vsrkit.io.video import Frame, FrameReader, VideoInfo, VideoReader, VideoWriter, open_reader, open_writer, probe
+from vsrkit.io.frames import (
+    IMAGE_SUFFIXES, FolderReader, FrameFolderWriter, list_frames, natural_key, natural_sorted, read_image,
+)
+from vsrkit.io.video import (
+    VIDEO_EXTENSIONS, Frame, FrameReader, VideoInfo, VideoReader, VideoWriter, is_video_file, open_reader, open_writer,
+    probe,
+)
 
 __all__ = [
-    "FolderReader", "Frame", "FrameFolderWriter", "FrameReader", "VideoInfo", "VideoReader", "VideoWriter",
-    "list_frames", "open_reader", "open_writer", "probe",
+    "IMAGE_SUFFIXES", "VIDEO_EXTENSIONS", "FolderReader", "Frame", "FrameFolderWriter", "FrameReader", "VideoInfo",
+    "VideoReader", "VideoWriter", "is_video_file", "list_frames", "natural_key", "natural_sorted", "open_reader",
+    "open_writer", "probe", "read_image",
 ]

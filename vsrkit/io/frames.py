@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -19,28 +20,52 @@ from vsrkit.errors import VsrkitError
 from vsrkit.io import atomic
 from vsrkit.io.video import Dtype, Frame, VideoInfo, _check_frame, _Prefetcher, _want_uint16, _Worker
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+# The one set of image suffixes the whole package treats as frames (lower case, with the dot).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 DEFAULT_FOLDER_FPS = Fraction(25)
 
 
-def _natural_key(name: str) -> list[Any]:
-    # "frame10" after "frame9": compare digit runs as numbers, the rest as lower-case text.
-    return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
+_DIGITS = re.compile(r"(\d+)")
 
 
-def list_frames(folder: str | os.PathLike) -> list[Path]:
-    """Image files of ``folder`` in natural numeric order (hidden files ignored)."""
+def natural_key(name: str) -> tuple:
+    """Sort key that orders embedded numbers by value: ``im2`` < ``im10``, ``00000009`` < ``00000010``.
+
+    Text compares case-insensitively; equal numbers with different zero padding fall back to the digits themselves,
+    so the order never depends on the directory listing.
+    """
+    # Tagged (kind, number, text) triples keep the tuple comparable element by element.
+    return tuple((0, int(p), p) if p.isdigit() else (1, 0, p.lower()) for p in _DIGITS.split(name) if p != "")
+
+
+def natural_sorted(paths: Iterable[Path]) -> list[Path]:
+    """Paths sorted by :func:`natural_key` of their names."""
+    return sorted(paths, key=lambda p: natural_key(p.name))
+
+
+def list_frames(folder: str | os.PathLike, *, required: bool = True) -> list[Path]:
+    """Image files (:data:`IMAGE_SUFFIXES`) directly inside ``folder``, natural-sorted; hidden files are ignored.
+
+    A missing folder always raises :class:`VsrkitError`; a folder without images raises too unless ``required`` is
+    False, in which case the empty list comes back.
+    """
     p = Path(folder)
-    if not p.exists():
-        raise VsrkitError(f"input '{p}' does not exist: check the path")
-    files = [f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file()]
-    if not files:
+    if not p.is_dir():
+        problem = "is not a folder" if p.exists() else "does not exist"
+        raise VsrkitError(f"input '{p}' {problem}: check the path")
+    files = natural_sorted(f for f in p.iterdir()
+                           if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file())
+    if required and not files:
         raise VsrkitError(f"folder '{p}' contains no PNG/JPG frames: point to the folder holding the images")
-    return sorted(files, key=lambda f: _natural_key(f.name))
+    return files
 
 
-def _imread(path: Path) -> np.ndarray:
-    """Read an image as (H, W, 3) RGB in its own dtype (uint8 or uint16)."""
+def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` RGB: grey is replicated to three channels, an alpha channel is dropped.
+
+    ``dtype``: ``'uint8'`` or ``'uint16'`` convert to that depth (8 -> 16 bit: x·257, 16 -> 8 bit: rounded /257);
+    ``'auto'`` keeps the file's own depth (uint8 or uint16). Other sample types (float TIFF/EXR) are refused.
+    """
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise VsrkitError(f"frame '{path}' cannot be read as an image: remove or replace the file")
@@ -48,14 +73,13 @@ def _imread(path: Path) -> np.ndarray:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     elif img.shape[2] == 4:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)  # alpha is dropped: VSR models take RGB
-    else:
+    elif img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    else:
+        raise VsrkitError(f"image '{path}' has {img.shape[2]} channels: expected grey, RGB or RGBA")
     if img.dtype not in (np.uint8, np.uint16):
         raise VsrkitError(f"frame '{path}' has {img.dtype} samples: convert the frames to 8- or 16-bit PNG")
-    return img
-
-
-def _convert(img: np.ndarray, out16: bool) -> np.ndarray:
+    out16 = _want_uint16(dtype, 16 if img.dtype == np.uint16 else 8)
     if out16 and img.dtype == np.uint8:
         return img.astype(np.uint16) * 257  # 255 -> 65535 exactly
     if not out16 and img.dtype == np.uint16:
@@ -66,7 +90,7 @@ def _convert(img: np.ndarray, out16: bool) -> np.ndarray:
 def probe_folder(folder: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
     """Describe a frame folder from its file list and first image."""
     files = list_frames(folder)
-    first = _imread(files[0])
+    first = read_image(files[0], dtype="auto")
     rate = Fraction(fps).limit_denominator(1_000_000) if fps is not None else DEFAULT_FOLDER_FPS
     depth = 16 if first.dtype == np.uint16 else 8
     return VideoInfo(
@@ -91,11 +115,11 @@ class FolderReader:
     def _read(self) -> Iterator[Frame]:
         h, w = self.info.height, self.info.width
         for i, f in enumerate(self._files):
-            img = _imread(f)
+            img = read_image(f, dtype="uint16" if self._out16 else "uint8")
             if img.shape[:2] != (h, w):
                 raise VsrkitError(f"frame '{f.name}' is {img.shape[1]}x{img.shape[0]} but the first frame is "
                                   f"{w}x{h}: all frames in a folder must have the same size")
-            yield Frame(_convert(img, self._out16), i, i / float(self.info.fps))
+            yield Frame(img, i, i / float(self.info.fps))
 
     def __iter__(self) -> Iterator[Frame]:
         return iter(self._pump)

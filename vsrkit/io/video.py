@@ -47,6 +47,9 @@ _SWS_CS = {"bt709": Colorspace.ITU709, "bt601": Colorspace.ITU601, "fcc": Colors
 _OUT_TAGS = {"bt709": (1, 1, 1), "bt601": (6, 6, 6), "bt2020": (9, 9, 14)}
 _RANGE = {"tv": ColorRange.MPEG, "pc": ColorRange.JPEG}
 
+# Suffixes (lower case, with the dot) of the video files we read as clips.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".y4m",
+                              ".gif"})
 # Output containers we write, with the codec used when none is given.
 _CONTAINERS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264",
                ".ts": "libx264", ".webm": "libvpx-vp9", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
@@ -265,6 +268,12 @@ class _Worker(Generic[T]):
 
 
 # ---------------------------------------------------------------------------------------------------- probing
+
+
+def is_video_file(path: str | os.PathLike) -> bool:
+    """True for a regular file whose suffix is a known video container (:data:`VIDEO_EXTENSIONS`)."""
+    p = Path(path)
+    return p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
 
 
 def _open_input(path: str) -> av.container.InputContainer:

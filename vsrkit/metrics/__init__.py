@@ -4,7 +4,8 @@ All functions take RGB uint8 frames ``(H, W, 3)`` (float in [0, 1] is quantised 
 images: clamp, ×255, round half-to-even).
 """
 
-from vsrkit.metrics.folders import evaluate_folders, format_table, list_frames, read_rgb
+from vsrkit.io.frames import list_frames
+from vsrkit.metrics.folders import evaluate_folders, format_table, read_rgb
 from vsrkit.metrics.image import crop_border, psnr, rgb_to_y, ssim, to_uint8
 from vsrkit.metrics.protocols import PROTOCOLS, EvalProtocol, evaluate_clips, get_eval_protocol
 from vsrkit.metrics.tof import to_grey, tof, tof_crop_size, tof_pair

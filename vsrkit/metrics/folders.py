@@ -12,53 +12,31 @@ stem, so ``00000001.png`` may be compared with ``00000001.jpg``. Images are read
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vsrkit.errors import VsrkitError
+from vsrkit.io.frames import list_frames, natural_sorted, read_image
 from vsrkit.metrics.protocols import EvalProtocol, evaluate_clips, get_eval_protocol
 
-__all__ = ["evaluate_folders", "format_table", "read_rgb", "list_frames"]
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
-
-
-def _natural_key(name: str) -> list:
-    # Digits compare as numbers so that frame 10 sorts after frame 9 whatever the zero padding.
-    return [(0, int(tok), tok) if tok.isdigit() else (1, 0, tok.lower()) for tok in re.split(r"(\d+)", name)]
-
-
-def list_frames(folder: Path) -> list[Path]:
-    """Image files directly inside ``folder``, in natural numeric order."""
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-    return sorted(files, key=lambda p: _natural_key(p.name))
+__all__ = ["evaluate_folders", "format_table", "read_rgb"]
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
-    """Read an 8-bit image as ``(H, W, 3)`` RGB uint8.
+    """Read an 8-bit image as ``(H, W, 3)`` RGB uint8 (:func:`vsrkit.io.frames.read_image`).
 
     Grey images are replicated to three channels, an alpha channel is dropped. 16-bit images are refused: the
     metrics are defined on the 8-bit PNGs the official code saves, and guessing a rescaling would change scores.
     """
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise VsrkitError(f"cannot read image '{path}': check that it is a valid PNG/JPG file")
+    img = read_image(path, dtype="auto")
     if img.dtype != np.uint8:
         raise VsrkitError(
             f"image '{path}' is {img.dtype} (e.g. a 16-bit PNG): metrics need 8-bit images; "
             "save the frames as 8-bit PNG"
         )
-    if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    if img.shape[2] == 4:
-        return cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    if img.shape[2] == 3:
-        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    raise VsrkitError(f"image '{path}' has {img.shape[2]} channels: expected grey, RGB or RGBA")
+    return img
 
 
 class _FrameFolder(Sequence):
@@ -79,8 +57,8 @@ class _FrameFolder(Sequence):
 
 def _subdirs_with_frames(folder: Path) -> dict[str, list[Path]]:
     out = {}
-    for sub in sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: _natural_key(p.name)):
-        frames = list_frames(sub)
+    for sub in natural_sorted(p for p in folder.iterdir() if p.is_dir()):
+        frames = list_frames(sub, required=False)
         if frames:
             out[sub.name] = frames
     return out
@@ -141,7 +119,7 @@ def evaluate_folders(
     proto = get_eval_protocol(protocol) if protocol is not None else None
     skip = proto.skip_border_frames if proto is not None else 0
 
-    gt_frames, pred_frames = list_frames(gt_dir), list_frames(pred_dir)
+    gt_frames, pred_frames = list_frames(gt_dir, required=False), list_frames(pred_dir, required=False)
     unmatched: list[str] = []
     if gt_frames:
         if not pred_frames:

@@ -246,11 +246,22 @@ def _bad_inputs(root: Path) -> dict[str, Path]:
     s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
     c.start_encoding()
     c.close()
+    mkv = make_video(root / "full.mkv", n=24, audio=True, codec="ffv1", pix_fmt="yuv444p")
+    mkv_data = mkv.read_bytes()
+    (root / "truncated_av.mkv").write_bytes(mkv_data[: len(mkv_data) // 2])  # decodes partly: must not pass silently
     return {"missing": root / "missing.mp4", "text": root / "text.mp4", "truncated": root / "truncated.mp4",
-            "empty": root / "empty.mp4", "no_frames": root / "no_frames", "zero": zero}
+            "truncated_av": root / "truncated_av.mkv", "empty": root / "empty.mp4", "no_frames": root / "no_frames",
+            "zero": zero}
 
 
-@pytest.mark.parametrize("case", ["missing", "text", "truncated", "empty", "no_frames", "zero"])
+def test_truncated_input_can_be_accepted_explicitly(tmp_path, capsys):
+    src = _bad_inputs(tmp_path / "in")["truncated_av"]
+    rc, _, err = run_cli(capsys, "upscale", src, "-o", tmp_path / "out", "--quiet", "--allow-truncated")
+    assert rc == 0, err
+    assert 0 < len(list((tmp_path / "out").iterdir())) < 24
+
+
+@pytest.mark.parametrize("case", ["missing", "text", "truncated", "truncated_av", "empty", "no_frames", "zero"])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
     src = _bad_inputs(tmp_path / "in")[case]
     work = tmp_path / "work"

@@ -351,8 +351,10 @@ def test_truncated_files(tmp_path, caplog):
     data = mkv.read_bytes()
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(data[: int(len(data) * 0.6)])
-    with caplog.at_level(logging.WARNING):
-        _, frames = read_all(cut)
+    with pytest.raises(VsrkitError, match="truncated.*--allow-truncated"):  # never a silently shorter output
+        read_all(cut)
+    with caplog.at_level(logging.WARNING), open_reader(cut, allow_truncated=True) as reader:
+        frames = [f.rgb for f in reader]
     assert 0 < len(frames) < 48
     assert "truncated" in caplog.text
     head = tmp_path / "head.mkv"  # header only: a video stream but zero frames

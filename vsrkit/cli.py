@@ -45,6 +45,8 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...)")
     p.add_argument("--no-audio", action="store_true", help="do not copy audio/subtitle streams")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="upscale the frames a truncated input still decodes (default: refuse, never drop silently)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_upscale)
 
@@ -69,7 +71,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     )
     stats = upscale_video(
         src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
-        overwrite=args.overwrite, progress=not args.quiet,
+        overwrite=args.overwrite, progress=not args.quiet, allow_truncated=args.allow_truncated,
     )
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
           f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%)")

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from vsrkit.errors import VsrkitError
 from vsrkit.models import registry, weights
-from vsrkit.ops.spynet import unwrap_checkpoint
+from vsrkit.checkpoint import load_checkpoint_file, unwrap_checkpoint
 
 __all__ = [
     "METHODS",
@@ -173,24 +173,6 @@ def official_forward(method: str, model: nn.Module, *official_inputs: Tensor) ->
     return _method(method).call(model, *official_inputs)
 
 
-def load_checkpoint_file(path: str | Path, container: str | None = None) -> dict[str, Tensor]:
-    """Read a ``.pth``/``.pt``/``.ckpt`` (``torch.load(weights_only=True)``: no code is executed) or
-    ``.safetensors`` file and unwrap ``params_ema`` / ``params`` / ``state_dict`` containers (EMA first, or the
-    entry named by ``container``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise VsrkitError(f"checkpoint {str(path)!r} does not exist: check the path")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors come in many types; the message is what matters
-        raise VsrkitError(f"cannot read checkpoint {str(path)!r} as a weights-only torch file ({exc})") from exc
-    if not isinstance(obj, dict):
-        raise VsrkitError(f"checkpoint {str(path)!r} holds a {type(obj).__name__}, not a state dict")
-    return unwrap_checkpoint(obj, container)
 
 
 def _variant_name(method: str, kwargs: dict[str, Any]) -> str | None:

@@ -88,6 +88,7 @@ def upscale_video(
     encode: EncodeOptions | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    allow_truncated: bool = False,
 ) -> UpscaleStats:
     """Upscale ``src`` (video file or frame folder) into ``dst`` (video by suffix, else a PNG frame folder)."""
     encode = encode or EncodeOptions()
@@ -99,7 +100,7 @@ def upscale_video(
     runner = Upscaler(model, model_spec, options)
     stats = UpscaleStats()
     start = time.perf_counter()
-    with open_reader(src, dtype="auto") as reader:
+    with open_reader(src, dtype="auto", allow_truncated=allow_truncated) as reader:
         info = reader.info
         times: deque[float | None] = deque()  # timestamps of decoded, not yet written frames
 

@@ -400,8 +400,9 @@ class VideoReader:
     """Decodes a video file to RGB :class:`Frame` objects, in a background thread by default."""
 
     def __init__(self, path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bool = True,
-                 queue_size: int = 8, info: VideoInfo | None = None):
+                 queue_size: int = 8, info: VideoInfo | None = None, allow_truncated: bool = False):
         self.info = info or _probe_video(str(path))
+        self.allow_truncated = allow_truncated
         self._out16 = _want_uint16(dtype, self.info.bit_depth)
         self.frames_read = 0
         self._pump: _Prefetcher[Frame] = _Prefetcher(self._decode, threaded=threaded, queue_size=queue_size,
@@ -424,28 +425,35 @@ class VideoReader:
                 if n == 0:
                     raise VsrkitError(f"input '{path}' could not be decoded ({e.strerror or e}): the file is "
                                       "corrupt or truncated; re-export it") from None
-                log.warning("%s: decoding stopped after %d frames (%s); the file looks truncated - the output "
-                            "will have %d frames", path, n, e.strerror or e, n)
+                self._truncated(f"decoding stopped after {n} frames ({e.strerror or e})", n)
             if n == 0:
                 raise VsrkitError(f"input '{path}' contains no decodable frames: check the file or re-export it")
-            # Never lose frames silently: compare with what the container announces (count, or the video's
-            # duration when only video is present, since audio may legitimately run longer).
+            # Never lose frames silently: compare with what the container announces (the frame count, else the
+            # duration; with audio beside the video the container duration may legitimately run a little longer).
             expected = stream.frames
             if expected and n < expected:
-                log.warning("%s: decoded %d frames but the container announces %d; the file looks truncated",
-                            path, n, expected)
+                self._truncated(f"decoded {n} frames but the container announces {expected}", n)
             elif not expected:
-                dur = None
+                dur, slack = None, 1.5 / float(fps)
                 if stream.duration is not None and stream.time_base is not None:
                     dur = float(stream.duration * stream.time_base)
-                elif container.duration is not None and len(container.streams) == 1:
+                elif container.duration is not None:
                     dur = container.duration / av.time_base
+                    if len(container.streams) > 1:
+                        slack = 2.0 / float(fps) + 0.05 * dur
                 covered = n / float(fps)
-                if dur is not None and covered < dur - 1.5 / float(fps):
-                    log.warning("%s: decoded %d frames (%.2f s) but the container announces %.2f s; the file looks "
-                                "truncated", path, n, covered, dur)
+                if dur is not None and covered < dur - slack:
+                    self._truncated(f"decoded {n} frames ({covered:.2f} s) but the container announces {dur:.2f} s",
+                                    n)
         finally:
             container.close()
+
+    def _truncated(self, what: str, n: int) -> None:
+        """A truncated input is an error (frames would be lost silently) unless the caller accepts it."""
+        if not self.allow_truncated:
+            raise VsrkitError(f"input '{self.info.path}' looks truncated: {what}; re-export it, or pass "
+                              "--allow-truncated to process the frames that decode")
+        log.warning("%s: %s; the file looks truncated - continuing with %d frames", self.info.path, what, n)
 
     def __iter__(self) -> Iterator[Frame]:
         for f in self._pump:
@@ -463,7 +471,7 @@ class VideoReader:
 
 
 def open_reader(path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bool = True, queue_size: int = 8,
-                fps: float | Fraction | None = None) -> FrameReader:
+                fps: float | Fraction | None = None, allow_truncated: bool = False) -> FrameReader:
     """Open a video file (any container FFmpeg reads) or a folder of PNG/JPG frames for streaming reads.
 
     ``dtype='auto'`` gives uint16 (full 16-bit scale) for >8-bit sources and uint8 otherwise. ``fps`` applies to
@@ -474,7 +482,7 @@ def open_reader(path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bo
         from vsrkit.io.frames import FolderReader
 
         return FolderReader(p, dtype=dtype, threaded=threaded, queue_size=queue_size, fps=fps)
-    return VideoReader(p, dtype=dtype, threaded=threaded, queue_size=queue_size)
+    return VideoReader(p, dtype=dtype, threaded=threaded, queue_size=queue_size, allow_truncated=allow_truncated)
 
 
 # ---------------------------------------------------------------------------------------------------- writing

@@ -25,9 +25,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
-from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet, unwrap_checkpoint
+from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet
 from vsrkit.ops.warp import flow_warp_nchw
 
 __all__ = ["BasicVSR", "VARIANTS", "OFFICIAL_KEY_PREFIXES", "convert_official_state_dict"]
@@ -154,32 +155,8 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     """BasicSR ``BasicVSR`` checkpoint → :class:`BasicVSR` state dict, via :data:`OFFICIAL_KEY_PREFIXES`.
 
     Accepts the bare state dict or a BasicSR container (``params_ema`` preferred over ``params``). Keys matching
-    no table entry raise :class:`~vsrkit.errors.VsrkitError` (no guessing); load the result with ``strict=True``.
-    ``report``, when given, receives ``renamed`` (old → new, only keys whose name changed), ``dropped`` and
-    ``added`` lists.
+    no table entry raise :class:`~vsrkit.errors.VsrkitError` (MMEditing/MMagic releases need their own table);
+    load the result with ``strict=True``. ``report`` receives ``renamed``, ``dropped`` and ``added`` lists.
     """
-    state_dict = unwrap_checkpoint(state_dict)
-    out: dict[str, Tensor] = {}
-    renamed: dict[str, str] = {}
-    dropped: list[str] = []
-    unknown: list[str] = []
-    for key, value in state_dict.items():
-        if key in OFFICIAL_KEYS_DROPPED:
-            dropped.append(key)
-            continue
-        matches = [prefix for prefix in OFFICIAL_KEY_PREFIXES if key.startswith(prefix)]
-        if len(matches) != 1:
-            unknown.append(key)
-            continue
-        new_key = OFFICIAL_KEY_PREFIXES[matches[0]] + key[len(matches[0]) :]
-        if new_key != key:
-            renamed[key] = new_key
-        out[new_key] = value
-    if unknown:
-        raise VsrkitError(
-            f"{len(unknown)} keys are not in the BasicVSR rename table (e.g. {unknown[:3]}): "
-            "is this a BasicSR BasicVSR checkpoint? (MMEditing/MMagic releases need their own table)"
-        )
-    if report is not None:
-        report.update(renamed=renamed, dropped=dropped, added=[])
-    return out
+    return rename_by_prefix(unwrap_checkpoint(state_dict), OFFICIAL_KEY_PREFIXES, dropped=OFFICIAL_KEYS_DROPPED,
+                            what="BasicSR BasicVSR", report=report)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vsrkit.checkpoint import load_checkpoint_file, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
 from vsrkit.ops.warp import flow_warp
 
@@ -24,7 +25,6 @@ __all__ = [
     "SPYNET_MIN_SIZE",
     "SPYNET_KEYS",
     "convert_official_spynet_state_dict",
-    "unwrap_checkpoint",
 ]
 
 #: Smallest legal height/width: the input is resized up to a multiple of 32 and pooled 5 times; at <= 32 px the
@@ -80,9 +80,6 @@ class SpyNet(nn.Module):
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
         if pretrained is not None:
-            # Imported here: vsrkit.convert sits above the ops layer; only its file reader is needed.
-            from vsrkit.convert import load_checkpoint_file
-
             state = convert_official_spynet_state_dict(load_checkpoint_file(pretrained))
             self.load_state_dict(state, strict=True)
 
@@ -130,23 +127,6 @@ class SpyNet(nn.Module):
         return flow * scale
 
 
-def unwrap_checkpoint(state_dict: dict, container: str | None = None) -> dict:
-    """The weights inside a BasicSR/MMEditing checkpoint container.
-
-    With ``container=None``: ``params_ema``, then ``params``, then ``state_dict``, else ``state_dict`` itself (already
-    flat). EMA weights are preferred because BasicSR validates with the EMA network when EMA is on; its own loader
-    defaults to ``params`` (option ``param_key_g``), so pass ``container="params"`` to reproduce that.
-    """
-    if container is not None:
-        if not isinstance(state_dict.get(container), dict):
-            raise VsrkitError(
-                f"checkpoint has no {container!r} entry: available top-level keys {sorted(state_dict)[:8]}"
-            )
-        return state_dict[container]
-    for key in ("params_ema", "params", "state_dict"):
-        if isinstance(state_dict.get(key), dict):
-            return state_dict[key]
-    return state_dict
 
 
 def convert_official_spynet_state_dict(state_dict: dict, report: dict | None = None) -> dict[str, Tensor]:

@@ -416,11 +416,13 @@ class VideoReader:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame + slice threads: decoding must keep up with the model
             fps = self.info.fps
+            last_t = self.info.start_time
             try:
                 for frame in container.decode(stream):
                     t = float(frame.time) if frame.time is not None else self.info.start_time + n / float(fps)
                     yield Frame(_frame_to_rgb(frame, self.info, self._out16), n, t)
                     n += 1
+                    last_t = max(last_t, t)
             except av.error.FFmpegError as e:
                 if n == 0:
                     raise VsrkitError(f"input '{path}' could not be decoded ({e.strerror or e}): the file is "
@@ -434,17 +436,21 @@ class VideoReader:
             if expected and n < expected:
                 self._truncated(f"decoded {n} frames but the container announces {expected}", n)
             elif not expected:
-                dur, slack = None, 1.5 / float(fps)
+                # Only the video stream's own duration is conclusive; a container duration may include audio or
+                # subtitles that legitimately outlast the video, so there only a large shortfall is an error.
+                dur, conclusive = None, True
                 if stream.duration is not None and stream.time_base is not None:
                     dur = float(stream.duration * stream.time_base)
                 elif container.duration is not None:
                     dur = container.duration / av.time_base
-                    if len(container.streams) > 1:
-                        slack = 2.0 / float(fps) + 0.05 * dur
-                covered = n / float(fps)
-                if dur is not None and covered < dur - slack:
-                    self._truncated(f"decoded {n} frames ({covered:.2f} s) but the container announces {dur:.2f} s",
-                                    n)
+                    conclusive = len(container.streams) == 1
+                covered = last_t - self.info.start_time + 1.0 / float(fps)  # timestamps, so VFR counts right
+                if dur is not None and covered < dur - 1.5 / float(fps):
+                    what = f"decoded {n} frames ({covered:.2f} s) but the container announces {dur:.2f} s"
+                    if conclusive or covered < 0.5 * dur:
+                        self._truncated(what, n)
+                    else:
+                        log.warning("%s: %s (other streams may run longer than the video)", path, what)
         finally:
             container.close()
 

@@ -165,3 +165,41 @@ def test_bad_options_are_one_line_errors():
         assert "\n" not in str(exc.value)
     with pytest.raises(VsrkitError, match="no frames"):
         list(Upscaler(LocalConvSR(), ModelSpec(name="c", target="x:y", description="", scale=2)).stream(iter([])))
+
+
+class AuxEchoSR(nn.Module):
+    """Recurrent stand-in that reports its input frames as a per-frame aux image and a 2-channel 'flow'."""
+
+    scale = 1
+
+    def forward(self, x: torch.Tensor, return_aux: bool = False):
+        if not return_aux:
+            return x
+        flow = torch.stack([x[:, :, 0], -x[:, :, 1]], dim=2) * 4  # (B, T, 2, H, W)
+        return x, {"frames": x, "flow": flow, "scalar": x.mean()}
+
+
+def test_save_aux_writes_one_picture_per_emitted_frame(tmp_path):
+    from vsrkit.engine.aux import flow_to_color
+
+    frames = _clip(10, 12, 14)
+    s = ModelSpec(name="aux", target="x:y", description="", scale=1, temporal="recurrent")
+    opts = InferenceOptions(chunk=4, chunk_overlap=2, save_aux=str(tmp_path), aux_frames=frozenset(range(1, 10)))
+    out = list(Upscaler(AuxEchoSR(), s, opts).stream(iter(frames)))
+    assert len(out) == 10
+    written = sorted(p.stem for p in (tmp_path / "frames").iterdir())
+    assert written == [f"{i:08d}" for i in range(1, 10)]  # frame 0 filtered out by aux_frames; no duplicates
+    import cv2
+
+    pic = cv2.imread(str(tmp_path / "frames" / "00000007.png"))[..., ::-1]
+    assert np.array_equal(pic, frames[7])  # the emitting chunk's picture, not a context copy
+    assert len(list((tmp_path / "flow").iterdir())) == 9
+    assert not (tmp_path / "scalar").exists()
+    colour = flow_to_color(np.stack([np.ones((4, 4)), np.zeros((4, 4))]))
+    assert colour.shape == (4, 4, 3) and colour.dtype == np.uint8 and (colour == colour[0, 0]).all()
+    assert tuple(colour[0, 0]) == (255, 0, 0)  # rightward motion at full magnitude: saturated red
+
+
+def test_save_aux_refuses_tiles():
+    with pytest.raises(VsrkitError, match="--save-aux"):
+        InferenceOptions(tile=32, save_aux="x").validate()

@@ -147,6 +147,14 @@ def test_fit_writes_checkpoints_weights_and_validation(clip_dirs, tmp_path):
     assert [r["iter"] for r in vals] == [3, 6] and all(math.isfinite(r["val"]["psnr_y"]) for r in vals)
     assert len(list((out / "images").glob("*.png"))) == 2
     assert not list(out.rglob("*.partial"))
+    # The exported weights drive `vsrkit upscale` directly (the card names model and variant).
+    from vsrkit.cli import main
+
+    frames_out = tmp_path / "upscaled"
+    assert main(["upscale", str(clip_dirs[1] / "bikes_late"), "-o", str(frames_out), "--model", "basicvsr",
+                 "--weights", str(out / "weights" / "latest.safetensors"), "--quiet"]) == 0
+    pictures = sorted(frames_out.iterdir())
+    assert len(pictures) == 4 and cv2.imread(str(pictures[0])).shape == (640, 640, 3)
 
 
 def test_resume_is_bitwise_identical(clip_dirs, tmp_path):

@@ -45,10 +45,26 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...)")
     p.add_argument("--no-audio", action="store_true", help="do not copy audio/subtitle streams")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    p.add_argument("--save-aux", default=None, metavar="DIR",
+                   help="also write pictures of what the model estimated (flows, masks, kernels) into DIR")
+    p.add_argument("--aux-frames", default=None, metavar="LIST",
+                   help="comma-separated frame numbers for --save-aux (default: every frame)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="upscale the frames a truncated input still decodes (default: refuse, never drop silently)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_upscale)
+
+
+def _parse_frame_list(text: str | None) -> frozenset[int] | None:
+    if text is None:
+        return None
+    try:
+        frames = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise VsrkitError(f"--aux-frames {text!r} is not a comma-separated list of frame numbers: e.g. 0,10,20") from None
+    if not frames or min(frames) < 0:
+        raise VsrkitError(f"--aux-frames {text!r} needs frame numbers >= 0: e.g. 0,10,20")
+    return frames
 
 
 def _cmd_upscale(args: argparse.Namespace) -> int:
@@ -65,6 +81,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         tile_overlap=args.tile_overlap,
         precision=args.precision,
         device=args.device,
+        save_aux=args.save_aux,
+        aux_frames=_parse_frame_list(args.aux_frames),
     )
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, copy_streams=not args.no_audio

@@ -89,6 +89,15 @@ METHODS: dict[str, OfficialMethod] = {
         kwargs_from_official=_basicvsr_kwargs,
         call=lambda model, x: model(x),
     ),
+    # QZ1-boy/BVSR-IK model_KCA.py KCANet(config); the config fields it reads are below (every other size is
+    # hard-coded). forward(lrs (B,T,3,H,W) BGR) -> {'outputs': (B,T,3,4H,4W), 'lr_corrs': (B,T,3,H,W)} (BGR).
+    "bvsr_ik": OfficialMethod(
+        target="vsrkit.models.bvsr_ik:BVSRIK",
+        converter="vsrkit.models.bvsr_ik:convert_official_state_dict",
+        official_defaults={"in_channels": 3, "dim": 64, "num_seq": 5, "bias": False, "scale": 4},
+        kwargs_from_official=lambda args: {} if int(args["dim"]) == 64 else {"num_feat": int(args["dim"])},
+        call=lambda model, lrs: (lambda r: (r["outputs"], r["lr_corrs"]))(model.forward_bgr(lrs)),
+    ),
 }
 
 

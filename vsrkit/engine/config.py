@@ -145,6 +145,10 @@ def build_clip_lists(section: dict[str, Any]):
 def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
     from vsrkit.data import TrainClipDataset
 
+    if section.get("type") == "images":  # single-image collections (vsrkit.data.images)
+        from vsrkit.data.images import build_image_dataset
+
+        return build_image_dataset(section, scale, seed, train=True)
     lists = build_clip_lists(section)
     protocol = build_protocol(section, scale)
     return TrainClipDataset(
@@ -168,6 +172,10 @@ def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
 def build_eval_dataset(section: dict[str, Any], scale: int, seed: int = 0):
     from vsrkit.data import EvalClipDataset
 
+    if section.get("type") == "images":  # single-image collections (vsrkit.data.images)
+        from vsrkit.data.images import build_image_dataset
+
+        return build_image_dataset(section, scale, seed, train=False)
     lists = build_clip_lists(section)
     protocol = build_protocol(section, scale)
     return EvalClipDataset(

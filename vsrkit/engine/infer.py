@@ -23,12 +23,14 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vsrkit.engine.aux import write_aux
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import ModelSpec
 
@@ -45,6 +47,8 @@ class InferenceOptions:
     tile_overlap: int = 16  # LR pixels of context around each tile (also the blend width)
     precision: str = "fp32"
     device: str = "cpu"
+    save_aux: str | None = None  # folder for pictures of the model's auxiliary outputs (flows, kernels, ...)
+    aux_frames: frozenset[int] | None = None  # clip frames whose auxiliary pictures are written (None = all)
 
     def validate(self) -> None:
         if self.chunk < 1:
@@ -57,6 +61,8 @@ class InferenceOptions:
             raise VsrkitError(f"--tile-overlap must be 0 or more (got {self.tile_overlap})")
         if self.precision not in PRECISIONS:
             raise VsrkitError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.save_aux is not None and self.tile is not None:
+            raise VsrkitError("--save-aux needs whole frames: drop --tile (or save the auxiliary outputs separately)")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -174,19 +180,27 @@ class Upscaler:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
-    def _forward_whole(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward_whole(self, x: torch.Tensor, frame_ids: list[int] | None = None) -> torch.Tensor:
         x, h, w = _pad_to_legal(x, self.spec)
         with torch.inference_mode(), self._autocast():
-            y = self.model(x.to(self.device))
+            if self.options.save_aux is not None and frame_ids is not None:
+                y, aux = self.model(x.to(self.device), return_aux=True)
+                write_aux(self.model, aux, frame_ids, Path(self.options.save_aux), self.options.aux_frames)
+            else:
+                y = self.model(x.to(self.device))
         return y[..., : h * self.scale, : w * self.scale].float()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W)`` → ``(B, T_out, C, sH, sW)`` float32 on the model's device, tiled if asked."""
+    def forward(self, x: torch.Tensor, frame_ids: list[int] | None = None) -> torch.Tensor:
+        """``(B, T, C, H, W)`` → ``(B, T_out, C, sH, sW)`` float32 on the model's device, tiled if asked.
+
+        ``frame_ids`` names the clip frame of each output (window centre per batch item, or per time step) so
+        auxiliary pictures land under the right frame number.
+        """
         start = time.perf_counter()
         tile = self.options.tile
         h, w = x.shape[-2:]
         if tile is None or (h <= tile and w <= tile):
-            y = self._forward_whole(x)
+            y = self._forward_whole(x, frame_ids)
         else:
             y = self._forward_tiled(x, tile, self.options.tile_overlap)
         if self.device.type == "cuda":
@@ -252,13 +266,15 @@ class Upscaler:
 
     def _schedule_frames(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
         batch: list = []
+        first = 0
         for f in frames:
             batch.append(f)
             if len(batch) == self.options.chunk:
-                yield self.forward(as_tensor(batch)[None])[0]
+                yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
+                first += len(batch)
                 batch = []
         if batch:
-            yield self.forward(as_tensor(batch)[None])[0]
+            yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
 
     def _schedule_windows(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
         n = self.spec.num_frames
@@ -277,7 +293,8 @@ class Upscaler:
 
         def flush(batch_windows: list[list[int]]) -> torch.Tensor:
             clips = [as_tensor([buffer[k - first_index] for k in win]) for win in batch_windows]
-            return self.forward(torch.stack(clips))[:, 0]
+            centres = [next_out - len(batch_windows) + i for i in range(len(batch_windows))]
+            return self.forward(torch.stack(clips), centres)[:, 0]
 
         exhausted = False
         while True:
@@ -328,7 +345,9 @@ class Upscaler:
             in_start = max(emit_start - k, first_index)
             in_end = min(emit_end + k, end_available)
             clip = as_tensor([buffer[i - first_index] for i in range(in_start, in_end)])
-            y = self.forward(clip[None])[0]
+            # Context frames are re-emitted by the neighbouring chunk: their aux pictures come from there (-1).
+            ids = [i if emit_start <= i < emit_end else -1 for i in range(in_start, in_end)]
+            y = self.forward(clip[None], ids)[0]
             yield y[emit_start - in_start : emit_end - in_start]
             emit_start = emit_end
             while first_index < emit_start - k and buffer:

@@ -85,6 +85,15 @@ class BasicVSR(nn.Module):
         flows_forward = self.spynet(later, earlier).view(b, t - 1, 2, h, w)
         return flows_forward, flows_backward
 
+    def _align_context(self, x: Tensor) -> Tensor | None:
+        """Per-clip data that :meth:`_align` needs, computed once per forward (subclass hook; BasicVSR: none)."""
+        return None
+
+    def _align(self, state: Tensor, flow: Tensor, frame: int, context: Tensor | None) -> Tensor:
+        """Move the hidden ``state`` onto frame ``frame``'s grid with ``flow`` ``(B, 2, H, W)`` (subclass hook,
+        e.g. IA-CNN's implicit alignment); BasicVSR: bilinear :func:`~vsrkit.ops.warp.flow_warp`, zeros padding."""
+        return flow_warp_nchw(state, flow)
+
     def _reconstruct(self, backward_state: Tensor, forward_state: Tensor, lr: Tensor) -> Tensor:
         """Fuse both branch states of one frame and upsample: ``(B, num_feat, H, W)`` ×2, ``(B, 3, H, W)`` →
         ``(B, 3, 4H, 4W)``."""
@@ -105,13 +114,14 @@ class BasicVSR(nn.Module):
                 "pad the clip (replicate) first; the engine does this from the registry's min_size"
             )
         flows_forward, flows_backward = self.compute_flows(x)
+        context = self._align_context(x)
 
         # Backward branch: last frame → first; the state starts at zero.
         backward_states: list[Tensor] = []
         state = x.new_zeros(b, self.num_feat, h, w)
         for i in range(t - 1, -1, -1):
             if i < t - 1:
-                state = flow_warp_nchw(state, flows_backward[:, i])
+                state = self._align(state, flows_backward[:, i], i, context)
             state = self.backward_trunk(torch.cat([x[:, i], state], dim=1))
             backward_states.append(state)
         backward_states.reverse()  # index i = frame i
@@ -121,7 +131,7 @@ class BasicVSR(nn.Module):
         state = x.new_zeros(b, self.num_feat, h, w)
         for i in range(t):
             if i > 0:
-                state = flow_warp_nchw(state, flows_forward[:, i - 1])
+                state = self._align(state, flows_forward[:, i - 1], i, context)
             state = self.forward_trunk(torch.cat([x[:, i], state], dim=1))
             outputs.append(self._reconstruct(backward_states[i], state, x[:, i]))
         out = torch.stack(outputs, dim=1)

@@ -115,3 +115,30 @@ register(
         receptive_margin=None,  # recurrent propagation: every frame sees the whole clip
     )
 )
+register(
+    ModelSpec(
+        name="bvsr_ik",
+        target="vsrkit.models.bvsr_ik:BVSRIK",
+        description="BVSR-IK: blind VSR with SIREN multi-scale kernel dictionaries, ISC correction and ITA alignment",
+        scale=4,
+        # Handles any T (bidirectional recurrence). The authors evaluate their weights on 5-frame windows keeping
+        # the centre output; the engine runs overlapping recurrent chunks instead (use --chunk 5 to stay close to
+        # the length the official feature_order="official" weights were trained on).
+        temporal="recurrent",
+        num_frames=5,
+        variants={
+            "paper": {},
+            "small": {
+                "num_feat": 32, "isc_feat": 8, "ita_feat": 16, "siren_hidden": 48, "isc_blocks": 2,
+                "ita_fusion_blocks": 1, "prop_blocks": 3, "recon_blocks": 2, "feature_order": "fixed",
+                "flow_source": "corrected",
+            },
+        },
+        default_variant="paper",
+        min_size=33,  # SpyNet; the model pads to multiples of 4 itself
+        size_multiple=4,
+        paper="Zhu et al., Blind Video Super-Resolution based on Implicit Kernels, ICCV 2025",
+        converter="vsrkit.models.bvsr_ik:convert_official_state_dict",
+        receptive_margin=None,
+    )
+)

@@ -76,6 +76,7 @@ class Recipe:
 # name -> "module:Class"; imported only when used.
 RECIPES: dict[str, str] = {
     "default": "vsrkit.engine.recipes:Recipe",
+    "bvsr_ik": "vsrkit.engine.recipes.bvsr_ik:BVSRIKRecipe",
 }
 
 

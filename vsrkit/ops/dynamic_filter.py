@@ -1,0 +1,123 @@
+"""Flow-guided dynamic filtering (FGDF, Youk et al., FMA-Net, CVPR 2024, Eqs. 6-7) as memory-lean tensor ops.
+
+FGDF filters frames that were first *warped* onto the centre frame (so a small kernel can follow large motion) with
+per-pixel, per-frame kernels, summing over the frames of the window:
+
+* :func:`dynamic_downsample` — degradation (Eq. 7): each LR pixel ``(y, x)`` is a weighted sum of a
+  ``k × k`` HR window with stride ``s``, centred on the pixel's ``s × s`` block (replicate padding of
+  ``(k − s)/2``), over all ``T`` frames::
+
+      out[b, c, y, x] = Σ_{t, i, j} K[b, t, i, j, y, x] · pad(x_hr)[b, c, t, s·y + i, s·x + j]
+
+* :func:`dynamic_upsample` — restoration: each HR sub-pixel ``(s·y + p, s·x + q)`` is a weighted sum of a
+  ``k × k`` LR neighbourhood (replicate padding ``k // 2``) over all frames, with its own kernel::
+
+      out[b, c, s·y + p, s·x + q] = Σ_{t, i, j} K[b, p, q, t, i, j, y, x] · pad(x_lr)[b, c, t, y + i, x + j]
+
+The kernels are used as given (normalise them first; FMA-Net's normalisations live in the model). The same kernel
+is applied to every channel.
+
+Memory: the straightforward formulation unfolds the input into a ``C·T·k²``-channel tensor at LR size (for the
+downsampling that is ``C·T·k_d²·h·w``, i.e. 3·3·400 floats per LR pixel at paper size, ≈0.8 GB at 180×320 fp32,
+kept alive for backward). Here the downsampling splits the ``k × k`` window into ``(k/s)²`` shifts of the
+pixel-unshuffled input (each shift is a strided *view*, no copy) and the upsampling loops over the ``k²`` taps;
+each step multiplies a view by a kernel slice and reduces at once, so the largest temporary is ``(k/s)²`` (resp.
+``k²``) times smaller, and autograd saves only views of existing tensors. :func:`dynamic_downsample_unfold` and
+:func:`dynamic_upsample_unfold` are the direct unfold definitions (tests and ``benchmarks/fgdf_memory.py``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["dynamic_downsample", "dynamic_upsample", "dynamic_downsample_unfold", "dynamic_upsample_unfold"]
+
+
+def _pad_frames(x: Tensor, pad: int) -> Tensor:
+    """Replicate-pad the last two dims of ``(B, C, T, H, W)`` by ``pad``."""
+    b, c, t, h, w = x.shape
+    if pad == 0:
+        return x
+    return F.pad(x.reshape(b, c * t, h, w), (pad, pad, pad, pad), mode="replicate").view(b, c, t, h + 2 * pad,
+                                                                                         w + 2 * pad)
+
+
+def _check_down(x: Tensor, weights: Tensor, stride: int) -> tuple[int, int, int]:
+    if x.dim() != 5 or weights.dim() != 6:
+        raise ValueError(f"dynamic_downsample expects x (B,C,T,sh,sw) and weights (B,T,k,k,h,w), got "
+                         f"{tuple(x.shape)}, {tuple(weights.shape)}")
+    b, _, t, hh, ww = x.shape
+    k = weights.shape[2]
+    h, w = weights.shape[-2:]
+    if weights.shape[:4] != (b, t, k, k) or (hh, ww) != (stride * h, stride * w):
+        raise ValueError(f"dynamic_downsample: weights {tuple(weights.shape)} do not fit x {tuple(x.shape)} "
+                         f"with stride {stride}")
+    if k % stride or (k - stride) % 2:
+        raise ValueError(f"dynamic_downsample needs kernel_size % stride == 0 and an even k - s, got k={k}, s={stride}")
+    return k, h, w
+
+
+def dynamic_downsample(x: Tensor, weights: Tensor, *, stride: int) -> Tensor:
+    """Per-pixel ``k × k`` filtering with stride ``s`` over ``T`` frames: ``(B, C, T, sh, sw)`` → ``(B, C, h, w)``.
+
+    ``weights``: ``(B, T, k, k, h, w)``; ``k`` must be a multiple of ``s`` with ``k − s`` even (FMA-Net: 20, 4).
+    """
+    k, h, w = _check_down(x, weights, stride)
+    b, c, t = x.shape[:3]
+    s, r = stride, k // stride
+    xp = _pad_frames(x, (k - s) // 2)
+    # Tap (i, j) = (a·s + p, b·s + q) of LR pixel (y, x) reads xp[s·(y + a) + p, s·(x + b) + q] = u[p, q, y + a, x + b].
+    u = F.pixel_unshuffle(xp.reshape(b, c * t, *xp.shape[-2:]), s).view(b, c, t, s, s, h + r - 1, w + r - 1)
+    kern = weights.view(b, t, r, s, r, s, h, w).unsqueeze(1)  # (B, 1, T, a, p, b, q, h, w)
+    out = x.new_zeros(b, c, h, w)
+    for a in range(r):
+        for bb in range(r):
+            out = out + (u[..., a : a + h, bb : bb + w] * kern[:, :, :, a, :, bb]).sum(dim=(2, 3, 4))
+    return out
+
+
+def dynamic_upsample(x: Tensor, weights: Tensor, *, scale: int) -> Tensor:
+    """Per-sub-pixel ``k × k`` filtering over ``T`` frames, ×``s``: ``(B, C, T, h, w)`` → ``(B, C, sh, sw)``.
+
+    ``weights``: ``(B, s, s, T, k, k, h, w)`` (sub-pixel row, sub-pixel column, frame, tap row, tap column); ``k`` odd.
+    """
+    if x.dim() != 5 or weights.dim() != 8:
+        raise ValueError(f"dynamic_upsample expects x (B,C,T,h,w) and weights (B,s,s,T,k,k,h,w), got "
+                         f"{tuple(x.shape)}, {tuple(weights.shape)}")
+    b, c, t, h, w = x.shape
+    s, k = scale, weights.shape[4]
+    if weights.shape != (b, s, s, t, k, k, h, w) or k % 2 == 0:
+        raise ValueError(f"dynamic_upsample: weights {tuple(weights.shape)} do not fit x {tuple(x.shape)} "
+                         f"with scale {scale} and an odd kernel size")
+    xp = _pad_frames(x, k // 2).unsqueeze(2).unsqueeze(2)  # (B, C, 1, 1, T, h+2p, w+2p)
+    kern = weights.unsqueeze(1)  # (B, 1, s, s, T, k, k, h, w)
+    out = x.new_zeros(b, c, s, s, h, w)
+    for i in range(k):
+        for j in range(k):
+            out = out + (xp[..., i : i + h, j : j + w] * kern[..., i, j, :, :]).sum(dim=4)
+    return out.permute(0, 1, 4, 2, 5, 3).reshape(b, c, s * h, s * w)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Direct (unfold) definitions
+# ------------------------------------------------------------------------------------------------------------------
+def dynamic_downsample_unfold(x: Tensor, weights: Tensor, *, stride: int) -> Tensor:
+    """Reference for :func:`dynamic_downsample`: unfold every ``k × k`` window (stride ``s``) of every frame."""
+    k, h, w = _check_down(x, weights, stride)
+    b, c, t = x.shape[:3]
+    xp = _pad_frames(x, (k - stride) // 2)
+    cols = F.unfold(xp.reshape(b * c * t, 1, *xp.shape[-2:]), k, stride=stride)  # (BCT, k·k, h·w)
+    cols = cols.view(b, c, t, k, k, h, w)
+    return (cols * weights.unsqueeze(1)).sum(dim=(2, 3, 4))
+
+
+def dynamic_upsample_unfold(x: Tensor, weights: Tensor, *, scale: int) -> Tensor:
+    """Reference for :func:`dynamic_upsample`: unfold ``k × k`` LR neighbourhoods, one product per sub-pixel."""
+    b, c, t, h, w = x.shape
+    s, k = scale, weights.shape[4]
+    xp = _pad_frames(x, k // 2)
+    cols = F.unfold(xp.reshape(b * c * t, 1, *xp.shape[-2:]), k).view(b, c, 1, 1, t, k, k, h, w)
+    out = (cols * weights.unsqueeze(1)).sum(dim=(4, 5, 6))  # (B, C, s, s, h, w)
+    return out.permute(0, 1, 4, 2, 5, 3).reshape(b, c, s * h, s * w)

@@ -525,3 +525,33 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
         peaks[n] = peak_rss_kb(["upscale", str(src), "-o", str(tmp_path / f"out{n}.mp4"), *levers], tmp_path)
         assert streams(tmp_path / f"out{n}.mp4")["frames"] == n
     assert peaks[300] <= 1.2 * peaks[30], peaks
+
+
+def test_convert_cli_reports_renamed_keys(tmp_path, capsys):
+    """`vsrkit convert` on an official-layout BasicVSR file (random weights) reports the renamed upsampler keys."""
+    import torch
+
+    from vsrkit.models.basicvsr import BasicVSR, OFFICIAL_KEY_PREFIXES
+
+    inverse = {new: old for old, new in OFFICIAL_KEY_PREFIXES.items()}
+    state = {}
+    for key, value in BasicVSR(num_feat=8, num_block=1).state_dict().items():
+        prefix = next(p for p in inverse if key.startswith(p))
+        state[inverse[prefix] + key[len(prefix):]] = value
+    src = tmp_path / "official.pth"
+    torch.save({"params": state}, src)
+    rc, out, err = run_cli(capsys, "convert", "basicvsr", src, "-o", tmp_path / "w.safetensors",
+                           "--official-args", '{"num_feat": 8, "num_block": 1}')
+    assert rc == 0, err
+    assert "4 keys renamed" in out and "upconv1.weight -> upsampler.convs.0.weight" in out
+    rc, _, err = run_cli(capsys, "convert", "basicvsr", src, "-o", tmp_path / "w.safetensors")
+    assert_one_line_error(rc, err, "already exists")
+
+
+def test_eval_model_bicubic_on_a_sample_clip(capsys):
+    rc, out, err = run_cli(capsys, "eval-model", "bicubic", "--dataset", "sample:carphone", "--max-frames", "2",
+                           "--json")
+    assert rc == 0, err
+    result = json.loads(out)
+    assert result["clips"]["carphone_pristine"]["frames"] == 2
+    assert 20 < result["mean"]["psnr_y"] < 40

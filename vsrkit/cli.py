@@ -316,6 +316,8 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("method", help="official method name, e.g. basicvsr, spynet")
     p.add_argument("checkpoint", help="the official .pth/.safetensors file")
     p.add_argument("-o", "--output", required=True, help="output .safetensors")
+    p.add_argument("--official-args", default=None, metavar="JSON",
+                   help='official constructor arguments when not the paper size, e.g. \'{"num_feat": 32}\'')
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_convert)
 
@@ -326,8 +328,17 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         raise VsrkitError(f"output {str(out)!r} already exists: pass --overwrite or choose another name")
-    report = convert_file(args.method, args.checkpoint, out)
-    print(report if isinstance(report, str) else f"wrote {out}")
+    try:
+        official_args = json.loads(args.official_args) if args.official_args else None
+    except json.JSONDecodeError as exc:
+        raise VsrkitError(f"--official-args is not valid JSON ({exc.msg}): e.g. '{{\"num_feat\": 32}}'") from None
+    card = convert_file(args.method, args.checkpoint, out, official_args)
+    report = card.get("conversion", {})
+    print(f"wrote {out}: {card['method']} ({card.get('variant') or 'custom size'}); "
+          f"{len(report.get('renamed', {}))} keys renamed, dropped {report.get('dropped') or 'none'}, "
+          f"added {report.get('added') or 'none'}")
+    for old, new in sorted(report.get("renamed", {}).items())[:20]:
+        print(f"  {old} -> {new}")
     return 0
 
 

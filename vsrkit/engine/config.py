@@ -120,7 +120,8 @@ def build_clip_lists(section: dict[str, Any]):
         names = section.get("clips") or []
         if not names:
             raise VsrkitError("a 'samples' dataset needs 'clips': e.g. clips: [bikes]")
-        return ClipLists([Clip(n, sample_clip(n), cache_bytes=cache) for n in names], None, {})
+        paths = [sample_clip(n) for n in names]
+        return ClipLists([Clip(p.stem, p, cache_bytes=cache) for p in paths], None, {})
     if kind == "folder":
         gt = folder_or_video(require(section, "dataroot_gt"), cache_bytes=cache)
         lq = folder_or_video(section["dataroot_lq"], cache_bytes=cache) if section.get("dataroot_lq") else None

@@ -288,7 +288,7 @@ class Upscaler:
         def window_indices(i: int, total_or_known: int, known_total: bool) -> list[int]:
             idx = []
             for j in range(i - r, i + r + 1):
-                idx.append(_pad_index(j, total_or_known, self.spec.edge_padding) if (j < 0 or (known_total and j >= total_or_known)) else j)
+                idx.append(_pad_index(j, total_or_known, self.spec.edge_padding, centre=i, radius=r) if (j < 0 or (known_total and j >= total_or_known)) else j)
             return idx
 
         def flush(batch_windows: list[list[int]]) -> torch.Tensor:
@@ -299,7 +299,7 @@ class Upscaler:
         exhausted = False
         while True:
             # Read until the window of `next_out` is available or the input ends.
-            while not exhausted and first_index + len(buffer) <= next_out + r:
+            while not exhausted and first_index + len(buffer) <= next_out + (2 * r if self.spec.edge_padding == "new_info" else r):
                 f = next(frames, None)
                 if f is None:
                     exhausted = True
@@ -355,8 +355,18 @@ class Upscaler:
                 first_index += 1
 
 
-def _pad_index(j: int, total: int, mode: str) -> int:
-    """Index of the frame that stands in for out-of-range index ``j`` of a clip of ``total`` frames."""
+def _pad_index(j: int, total: int, mode: str, *, centre: int | None = None, radius: int | None = None) -> int:
+    """Index of the frame that stands in for out-of-range index ``j`` of a clip of ``total`` frames.
+
+    ``"new_info"`` (DynaVSR/mmsr ``index_generation``) needs the window's ``centre`` and ``radius``: before the start
+    it takes frames beyond the window's far end (centre 0, radius 2: ``[4, 3, 0, 1, 2]``), after the end frames
+    before its near end (``[T-3, T-2, T-1, T-4, T-5]``); clips too short for that fall back to replicate.
+    """
+    if mode == "new_info":
+        if centre is None or radius is None:
+            raise ValueError("edge padding 'new_info' needs the window centre and radius")
+        k = centre + radius - j if j < 0 else centre - radius - (j - (total - 1))
+        return min(max(k, 0), total - 1)
     if mode == "replicate":
         return min(max(j, 0), total - 1)
     if mode == "mirror":  # reflect without repeating the edge frame: -1 → 1, T → T-2

@@ -142,3 +142,158 @@ register(
         receptive_margin=None,
     )
 )
+register(
+    ModelSpec(
+        name="srinr",
+        target="vsrkit.models.srinr:SRINR",
+        description="SR-INR (image mode): 6-D hash-grid INR over (x, y, t, texture code), any real scale",
+        scale=None,
+        arbitrary_scale=True,
+        temporal="frame",  # image mode: every frame on its own (t = 0)
+        variants={v: dict(kw) for v, kw in {
+            "paper": {}, "small": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64},
+            "small_residual": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64, "residual": True},
+        }.items()},
+        default_variant="paper",
+        paper="Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution",
+        status="implemented",  # no official weights exist
+        receptive_margin=None,  # global: coordinates and level images span the frame (not tileable)
+    )
+)
+register(
+    ModelSpec(
+        name="srinr_video",
+        target="vsrkit.models.srinr:SRINR",
+        description="SR-INR (video mode, z_t = t/(T-1) over the clip): run fitted models with --chunk >= frames",
+        scale=None,
+        arbitrary_scale=True,
+        temporal="recurrent",  # an output frame depends on the clip (its time coordinate spans the clip)
+        variants={"paper": {"mode": "video"},
+                  "small": {"mode": "video", "n_levels": 6, "log2_table_size": 14, "finest_resolution": 64}},
+        default_variant="paper",
+        paper="Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution",
+        status="implemented",  # no official weights exist
+        receptive_margin=None,
+    )
+)
+register(
+    ModelSpec(
+        name="fmanet",
+        target="vsrkit.models.fmanet:FMANet",
+        description="FMA-Net: joint x4 VSR + deblurring with flow-guided dynamic filtering and FRMA (official weights load)",
+        scale=4,
+        temporal="window",
+        num_frames=3,  # paper-t5 is a 5-frame model: build it directly (the registry window is the paper's T=3)
+        variants={name: {**paper, **delta} for paper in [{
+            "num_feat": 90, "num_frames": 3, "num_flows": 9, "kd": 20, "kr": 5, "num_rdb": 12, "growth_rate": 18,
+            "num_dense_layers": 4, "num_frma": 4, "num_attn_blocks": 2, "num_heads": 6, "ffn_expansion_factor": 2.66,
+            "bias": False, "layernorm_bias": True,
+        }] for name, delta in {
+            "paper": {}, "paper-t5": {"num_frames": 5}, "s": {"num_frma": 2},
+            "small": {"num_feat": 24, "num_flows": 3, "num_rdb": 2, "growth_rate": 12, "num_dense_layers": 3,
+                      "num_frma": 2, "num_attn_blocks": 1, "num_heads": 2},
+        }.items()},
+        default_variant="paper",
+        # The official test loop drops the first/last T//2 frames (no padding, issue #28); vsrkit replicates the
+        # end frames so every input frame gets an output (metrics on the paper protocol skip those frames).
+        edge_padding="replicate",
+        paper="Youk, Oh, Kim, FMA-Net, CVPR 2024",
+        converter="vsrkit.models.fmanet:convert_official_state_dict",
+        receptive_margin=None,  # channel attention over the whole frame
+    )
+)
+register(
+    ModelSpec(
+        name="edvr",
+        target="vsrkit.models.edvr:EDVR",
+        description="EDVR (PCD deformable alignment + TSA fusion) as DynaVSR's backbone; pure-PyTorch DCNv2",
+        scale=2,
+        temporal="window",
+        num_frames=5,
+        variants={"m_x2": {"num_feat": 64, "num_frame": 5, "deformable_groups": 8, "num_extract_block": 5,
+                           "num_reconstruct_block": 10, "scale": 2},
+                  "l_x4": {"num_feat": 128, "num_frame": 5, "deformable_groups": 8, "num_extract_block": 5,
+                           "num_reconstruct_block": 40, "scale": 4},
+                  "tiny_x2": {"num_feat": 16, "num_frame": 5, "deformable_groups": 4, "num_extract_block": 1,
+                              "num_reconstruct_block": 2, "scale": 2}},
+        default_variant="m_x2",
+        size_multiple=4,
+        paper="Wang et al., EDVR, CVPRW 2019 (DynaVSR backbone, Lee et al., WACV 2021)",
+        converter="vsrkit.models.edvr:convert_official_state_dict",
+        receptive_margin=None,
+        edge_padding="new_info",
+    )
+)
+register(
+    ModelSpec(
+        name="toflow",
+        target="vsrkit.models.toflow:TOFlow",
+        description="TOFlow (BatchNorm SpyNet, 7 bicubic-upsampled frames) as DynaVSR's backbone",
+        scale=2,
+        temporal="window",
+        num_frames=7,
+        variants={"x2": {"scale": 2}},
+        default_variant="x2",
+        min_size=8,  # 16 px after the x2 pre-upsampling
+        paper="Xue et al., TOFlow, IJCV 2019 (DynaVSR backbone, Lee et al., WACV 2021)",
+        converter="vsrkit.models.toflow:convert_official_state_dict",
+        receptive_margin=None,
+        edge_padding="new_info",
+    )
+)
+register(
+    ModelSpec(
+        name="duf",
+        target="vsrkit.models.duf:DUF",
+        description="DUF (dynamic upsampling filters, 16/28/52 layers) as DynaVSR's backbone",
+        scale=2,
+        temporal="window",
+        num_frames=7,
+        variants={"16l_x2": {"depth": 16, "scale": 2}, "16l_x4": {"depth": 16, "scale": 4},
+                  "28l_x4": {"depth": 28, "scale": 4}, "52l_x4": {"depth": 52, "scale": 4}},
+        default_variant="16l_x2",
+        paper="Jo et al., DUF, CVPR 2018 (DynaVSR backbone, Lee et al., WACV 2021)",
+        converter="vsrkit.models.duf:convert_official_state_dict",
+        receptive_margin=None,
+        edge_padding="new_info",
+    )
+)
+register(
+    ModelSpec(
+        name="iart",
+        target="vsrkit.models.iart:IART",
+        description="IA-RT: PSRT-recurrent with implicit resampling-based alignment (official IART weights load)",
+        scale=4,
+        temporal="recurrent",
+        variants={
+            "paper": {"mid_channels": 64, "embed_dim": 120, "depths": [6, 6, 6], "num_heads": [6, 6, 6],
+                      "window_size": [3, 8, 8]},
+            "small": {"mid_channels": 32, "embed_dim": 24, "depths": [2], "num_heads": [2], "window_size": [3, 8, 8]},
+        },
+        default_variant="paper",
+        min_size=64,  # official assert (LR H, W >= 64)
+        paper="Xu et al., Enhancing Video Super-Resolution via Implicit Resampling-based Alignment, CVPR 2024",
+        converter="vsrkit.models.iart:convert_official_state_dict",
+        receptive_margin=None,
+    )
+)
+register(
+    ModelSpec(
+        name="iacnn",
+        target="vsrkit.models.iart:IACNN",
+        description="IA-CNN (re-creation, no official code): BasicVSR with implicit alignment; alignment= selects "
+        "nearest/bilinear/bicubic/implicit",
+        scale=4,
+        temporal="recurrent",
+        variants={
+            "paper": {"num_feat": 64, "num_block": 30, "num_heads": 8, "query_blocks": 30, "alignment": "implicit"},
+            "small": {"num_feat": 32, "num_block": 5, "num_heads": 4, "query_blocks": 2, "alignment": "implicit"},
+        },
+        default_variant="paper",
+        min_size=33,  # SpyNet
+        paper="Xu et al., CVPR 2024 (IA-CNN; vsrkit re-creation, parameter-matched hypothesis)",
+        converter=None,
+        status="re-creation",
+        receptive_margin=None,
+    )
+)

@@ -76,7 +76,9 @@ class Recipe:
 # name -> "module:Class"; imported only when used.
 RECIPES: dict[str, str] = {
     "default": "vsrkit.engine.recipes:Recipe",
+    "srinr": "vsrkit.engine.recipes.srinr:SRINRRecipe",
     "bvsr_ik": "vsrkit.engine.recipes.bvsr_ik:BVSRIKRecipe",
+    "fmanet": "vsrkit.engine.recipes.fmanet:FMANetRecipe",
 }
 
 

@@ -22,9 +22,10 @@ from vsrkit.errors import VsrkitError
 def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "upscale",
-        help="upscale a video or frame folder (streamed, bounded memory)",
+        help="upscale a video, frame folder, image or image folder (streamed, bounded memory)",
         description="Upscale INPUT (any video PyAV opens, a PNG/JPG frame folder, or sample:NAME for a bundled "
-        "clip) into OUTPUT (a video by its suffix, else a PNG frame folder). Audio and subtitles are copied; "
+        "clip) into OUTPUT (a video by its suffix, else a PNG frame folder); a single image gives one PNG (OUTPUT "
+        "ending in .png) and a folder of images of different sizes one <name>.png per image. Audio and subtitles are copied; "
         "fps and timestamps are kept; OUTPUT appears only when complete.",
     )
     p.add_argument("input", help="video file, frame folder, or sample:bikes / sample:carphone / sample:bigbuckbunny")
@@ -32,7 +33,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-m", "--model", default=None, help="model name (see `vsrkit models`); default: bicubic")
     p.add_argument("--variant", default=None, help="model variant (see `vsrkit models`)")
     p.add_argument("--weights", default=None, help="a .safetensors file written by vsrkit (train/convert)")
-    p.add_argument("--scale", type=int, default=None, help="upscaling factor (checked against the model)")
+    p.add_argument("--scale", type=float, default=None,
+                   help="upscaling factor: any real value for arbitrary-scale models (e.g. 3.5 with -m srinr), "
+                   "else an integer checked against the model; output size = round(scale x input)")
     p.add_argument("--chunk", type=int, default=16, help="frames per temporal chunk (memory lever)")
     p.add_argument("--chunk-overlap", type=int, default=4, help="context frames each side of a chunk, discarded")
     p.add_argument("--tile", type=int, default=None, help="LR tile size in pixels (memory lever); default: off")
@@ -181,7 +184,10 @@ def model_table() -> list[dict]:
         s = spec(name)
         variants = {}
         for variant in s.variants:
-            with torch.device("meta"):  # count without allocating paper-size weights
+            try:
+                with torch.device("meta"):  # count without allocating paper-size weights
+                    model = build(name, variant)
+            except (NotImplementedError, RuntimeError):  # a constructor that computes on tensors: allocate
                 model = build(name, variant)
             variants[variant] = sum(p.numel() for p in model.parameters())
         rows.append({

@@ -171,7 +171,14 @@ class Upscaler:
         self.device = resolve_device(self.options.device)
         self.dtype = PRECISIONS[self.options.precision]
         self.model = model.eval().to(self.device)
-        self.scale = int(getattr(model, "scale", spec.scale or 1))
+        scale = float(getattr(model, "scale", spec.scale or 1))
+        # Integer scales stay ints (exact tiling arithmetic); arbitrary-scale models may use any real scale.
+        self.scale: int | float = int(scale) if scale.is_integer() else scale
+        if self.options.tile is not None and not getattr(model, "tileable", True):
+            raise VsrkitError(f"model {spec.name!r} is not tileable (its output depends on the whole frame): "
+                              "drop --tile (it evaluates its output in bounded-memory chunks itself)")
+        if self.options.tile is not None and not isinstance(self.scale, int):
+            raise VsrkitError(f"--tile needs an integer scale (got x{self.scale:g}): drop --tile")
         self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)
 
     # -- model call with precision, padding and tiling ----------------------------------------------------------
@@ -188,7 +195,11 @@ class Upscaler:
                 write_aux(self.model, aux, frame_ids, Path(self.options.save_aux), self.options.aux_frames)
             else:
                 y = self.model(x.to(self.device))
-        return y[..., : h * self.scale, : w * self.scale].float()
+        return y[..., : self.out_size(h), : self.out_size(w)].float()
+
+    def out_size(self, n: int) -> int:
+        """Output pixels for ``n`` input pixels: ``scale·n``, rounded half up for non-integer scales."""
+        return n * self.scale if isinstance(self.scale, int) else int(math.floor(n * self.scale + 0.5 + 1e-9))
 
     def forward(self, x: torch.Tensor, frame_ids: list[int] | None = None) -> torch.Tensor:
         """``(B, T, C, H, W)`` → ``(B, T_out, C, sH, sW)`` float32 on the model's device, tiled if asked.

@@ -52,11 +52,16 @@ class UpscaleStats:
 
 
 def resolve_model(
-    name: str | None, *, variant: str | None = None, weights: str | Path | None = None, scale: int | None = None
+    name: str | None, *, variant: str | None = None, weights: str | Path | None = None,
+    scale: int | float | None = None,
 ) -> tuple[nn.Module, ModelSpec]:
-    """Build the model to run: from a weights file's card, or by name (default: bicubic) with ``scale`` checked."""
-    if scale is not None and scale < 1:
-        raise VsrkitError(f"--scale must be a positive integer (got {scale}): use e.g. --scale 4 or drop it")
+    """Build the model to run: from a weights file's card, or by name (default: bicubic) with ``scale`` checked.
+
+    Arbitrary-scale models (``ModelSpec.arbitrary_scale``) take any real ``scale`` > 0, also with a weights file;
+    every other model needs an integer ``scale`` equal to its own.
+    """
+    if scale is not None and not scale > 0:
+        raise VsrkitError(f"--scale must be positive (got {scale}): use e.g. --scale 4 or drop it")
     if weights is not None:
         model = load_model(weights, name=name, variant=variant)
         from vsrkit.models.weights import read_card
@@ -66,16 +71,88 @@ def resolve_model(
         name = name or "bicubic"
         s = spec(name)
         overrides = {}
-        if scale is not None and s.name == "bicubic":
-            overrides["scale"] = scale
-        elif scale is not None and s.arbitrary_scale:
-            overrides["scale"] = scale
+        if scale is not None and s.arbitrary_scale:
+            overrides["scale"] = float(scale)
+        elif scale is not None and s.name == "bicubic" and float(scale).is_integer():
+            overrides["scale"] = int(scale)
         model = build(name, variant, **overrides)
     s = spec(name)
+    if scale is not None and s.arbitrary_scale:
+        model.scale = float(scale)  # e.g. weights trained at x4, run at x3.5
+        return model, s
+    if scale is not None and not float(scale).is_integer():
+        raise VsrkitError(f"model {name!r} only upscales by an integer factor, not x{scale:g}: use an integer "
+                          "--scale or an arbitrary-scale model (e.g. -m srinr)")
     model_scale = int(getattr(model, "scale", s.scale or 1))
-    if scale is not None and scale != model_scale:
-        raise VsrkitError(f"model {name!r} upscales ×{model_scale}, not ×{scale}: drop --scale or pick another model")
+    if scale is not None and int(scale) != model_scale:
+        raise VsrkitError(f"model {name!r} upscales ×{model_scale}, not ×{int(scale)}: drop --scale or pick another "
+                          "model")
     return model, s
+
+
+def upscale_image(src: str | Path, dst: str | Path, *, model: nn.Module, model_spec: ModelSpec,
+                  options: InferenceOptions | None = None, overwrite: bool = False) -> UpscaleStats:
+    """Upscale one image file (PNG/JPG/...) into ``dst`` (written as PNG; 16-bit inputs stay 16-bit)."""
+    import os
+
+    import cv2
+
+    from vsrkit.io import read_image
+
+    src, dst = Path(src), Path(dst)
+    if dst.suffix.lower() != ".png":
+        raise VsrkitError(f"output {str(dst)!r} for an image input must end in .png: e.g. -o out.png")
+    if dst.exists() and dst.resolve() == src.resolve():
+        raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
+    if dst.exists() and not overwrite:
+        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    runner = Upscaler(model, model_spec, options)
+    start = time.perf_counter()
+    rgb = read_image(src, dtype="auto")
+    out = next(runner.stream(iter([rgb])))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.partial.png")
+    if not cv2.imwrite(str(tmp), np.ascontiguousarray(out[..., ::-1])):
+        raise VsrkitError(f"could not write {str(dst)!r}: check the folder and the free disk space")
+    os.replace(tmp, dst)
+    return UpscaleStats(frames=1, seconds=time.perf_counter() - start, model_seconds=runner.model_seconds)
+
+
+def upscale_images(src: str | Path, dst: str | Path, *, model: nn.Module, model_spec: ModelSpec,
+                   options: InferenceOptions | None = None, overwrite: bool = False) -> UpscaleStats:
+    """Upscale every image of folder ``src`` on its own into folder ``dst`` as ``<stem>.png`` (sizes may differ)."""
+    from vsrkit.io import list_frames
+
+    src, dst = Path(src), Path(dst)
+    files = list_frames(src)
+    if dst.exists() and not overwrite:
+        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    stats = UpscaleStats()
+    start = time.perf_counter()
+    for f in files:
+        one = upscale_image(f, dst / f"{f.stem}.png", model=model, model_spec=model_spec, options=options,
+                            overwrite=True)
+        stats.frames += 1
+        stats.model_seconds += one.model_seconds
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def _mixed_size_folder(src: Path) -> bool:
+    """True for a folder of images that do not all share one size (a photo collection, not a frame sequence)."""
+    if not src.is_dir():
+        return False
+    import cv2
+
+    from vsrkit.io import list_frames
+
+    sizes = set()
+    for f in list_frames(src, required=False):
+        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+        sizes.add(None if img is None else img.shape[:2])
+        if len(sizes) > 1:
+            return True
+    return False
 
 
 def upscale_video(
@@ -90,13 +167,23 @@ def upscale_video(
     progress: bool = True,
     allow_truncated: bool = False,
 ) -> UpscaleStats:
-    """Upscale ``src`` (video file or frame folder) into ``dst`` (video by suffix, else a PNG frame folder)."""
+    """Upscale ``src`` (video file or frame folder) into ``dst`` (video by suffix, else a PNG frame folder).
+
+    A single image file goes to :func:`upscale_image` (``dst`` a .png) and a folder of images of different sizes
+    to :func:`upscale_images` (one ``<stem>.png`` per image); same-size folders are frame sequences, as before.
+    """
     encode = encode or EncodeOptions()
     src, dst = Path(src), Path(dst)
     if dst.exists() and dst.resolve() == src.resolve():
         raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
     if dst.exists() and not overwrite:
         raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    from vsrkit.io import IMAGE_SUFFIXES
+
+    if src.is_file() and src.suffix.lower() in IMAGE_SUFFIXES:  # one picture → one PNG
+        return upscale_image(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
+    if _mixed_size_folder(src):  # photos of different sizes → one PNG per photo, names kept
+        return upscale_images(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
     runner = Upscaler(model, model_spec, options)
     stats = UpscaleStats()
     start = time.perf_counter()
@@ -115,13 +202,12 @@ def upscale_video(
                 times.append(frame.time)
                 yield frame.rgb
 
-        s = runner.scale
         writer = open_writer(
             dst,
             like=info,
             fps=info.fps,
-            width=info.width * s,
-            height=info.height * s,
+            width=runner.out_size(info.width),
+            height=runner.out_size(info.height),
             codec=encode.codec,
             crf=encode.crf,
             preset=encode.preset,

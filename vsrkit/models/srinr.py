@@ -215,8 +215,10 @@ class SRINR(nn.Module):
             rgb = rgb + base_rgb
         if not return_aux:
             return rgb
-        aux = {"codes": torch.stack(codes, 1), "weights": torch.stack(weights, 1), "points": torch.stack(points, 1),
-               "levels": torch.stack([f.reshape(n_img, q, -1) for f in attended], 1)}
+        # Per query and level: texture codes (N, Q, L, 3), 64 weights (N, Q, L, 64), 6-D points (N, Q, L, 6) and
+        # attended features (N, Q, L, F).
+        aux = {"codes": torch.stack(codes, 2), "weights": torch.stack(weights, 2), "points": torch.stack(points, 2),
+               "levels": torch.stack([f.reshape(n_img, q, -1) for f in attended], 2)}
         return rgb, aux
 
     def frame_times(self, t: int, device: torch.device, dtype: torch.dtype) -> Tensor:

@@ -79,6 +79,7 @@ RECIPES: dict[str, str] = {
     "srinr": "vsrkit.engine.recipes.srinr:SRINRRecipe",
     "bvsr_ik": "vsrkit.engine.recipes.bvsr_ik:BVSRIKRecipe",
     "fmanet": "vsrkit.engine.recipes.fmanet:FMANetRecipe",
+    "dynavsr": "vsrkit.engine.recipes.dynavsr:DynaVSRRecipe",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import numpy as np
 import torch
 from safetensors.torch import load_file
 
@@ -166,3 +167,26 @@ def test_adaptation_resets_between_sequences(real_frames):
     from vsrkit.engine.infer import Upscaler
 
     assert not torch.equal(out1, Upscaler(vsr, registry.spec("edvr")).upscale_clip(clip))  # adaptation acted
+
+
+def test_cli_upscale_with_test_time_adaptation(real_frames, tmp_path, capsys):
+    """`vsrkit upscale --adapt dynavsr --mfdn M`: adapts per chunk, reports the time, leaves the files alone."""
+    import cv2
+
+    from vsrkit.cli import main
+    from vsrkit.models.weights import save_weights
+
+    vsr, mfdn = _tiny()
+    save_weights(vsr, tmp_path / "edvr.safetensors", {"method": "edvr", "variant": "tiny_x2"})
+    save_weights(mfdn, tmp_path / "mfdn.safetensors", {"method": "mfdn", "overrides": {"num_feat": 8, "scale": 2}})
+    frames = tmp_path / "lr"
+    frames.mkdir()
+    for i, f in enumerate(real_frames[:4]):
+        cv2.imwrite(str(frames / f"{i:08d}.png"), np.ascontiguousarray(f[:32, :32, ::-1]))
+    rc = main(["upscale", str(frames), "-o", str(tmp_path / "out"), "--model", "edvr", "--weights",
+               str(tmp_path / "edvr.safetensors"), "--adapt", "dynavsr", "--mfdn", str(tmp_path / "mfdn.safetensors"),
+               "--adapt-lr", "1e-3", "--chunk", "2", "--quiet"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "test-time adaptation: 2 chunks" in out
+    assert [cv2.imread(str(p)).shape for p in sorted((tmp_path / "out").iterdir())] == [(64, 64, 3)] * 4
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "o2"), "--mfdn", str(tmp_path / "mfdn.safetensors")]) == 2

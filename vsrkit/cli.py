@@ -52,6 +52,11 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="also write pictures of what the model estimated (flows, masks, kernels) into DIR")
     p.add_argument("--aux-frames", default=None, metavar="LIST",
                    help="comma-separated frame numbers for --save-aux (default: every frame)")
+    p.add_argument("--adapt", choices=["dynavsr"], default=None,
+                   help="test-time adaptation of the backbone to the input (DynaVSR; needs --mfdn)")
+    p.add_argument("--mfdn", default=None, help="MFDN weights for --adapt dynavsr (vsrkit convert mfdn ...)")
+    p.add_argument("--adapt-steps", type=int, default=1, help="adaptation steps per chunk (default 1)")
+    p.add_argument("--adapt-lr", type=float, default=1e-5, help="adaptation learning rate (official 1e-5)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="upscale the frames a truncated input still decodes (default: refuse, never drop silently)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -77,6 +82,16 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     src = resolve_input(args.input)
     model, model_spec = resolve_model(args.model, variant=args.variant, weights=args.weights, scale=args.scale)
+    adapter = None
+    if args.adapt == "dynavsr":
+        from vsrkit.engine.adapt import AdaptingBackbone, load_mfdn
+
+        if not args.mfdn:
+            raise VsrkitError("--adapt dynavsr needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
+        model = adapter = AdaptingBackbone(model, model_spec, load_mfdn(args.mfdn), steps=args.adapt_steps,
+                                           lr=args.adapt_lr)
+    elif args.mfdn:
+        raise VsrkitError("--mfdn only applies with --adapt dynavsr: add it or drop --mfdn")
     options = InferenceOptions(
         chunk=args.chunk,
         chunk_overlap=args.chunk_overlap,
@@ -96,6 +111,9 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     )
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
           f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%)")
+    if adapter is not None:
+        print(f"test-time adaptation: {adapter.stats['calls']} chunks, {adapter.stats['adapt_seconds']:.1f} s "
+              f"adapting ({args.adapt_steps} step(s) each, lr {args.adapt_lr:g})")
     return 0
 
 

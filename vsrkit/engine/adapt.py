@@ -321,3 +321,58 @@ def evaluate_protocols(
         row["gain"] = row["psnr_adapted"] - row["psnr_base"]
         rows.append(row)
     return rows
+
+
+class AdaptingBackbone(nn.Module):
+    """A backbone that adapts itself to every input it sees (DynaVSR at inference, bounded memory).
+
+    The streaming engine calls ``forward`` once per temporal chunk (recurrent models) or per batch of windows
+    (window models); each call copies the meta-trained backbone and MFDN, takes ``steps`` adaptation steps on that
+    very input (pseudo-GT SLR from the frozen MFDN) and upscales it with the adapted copy. Parameters therefore
+    reset between chunks and sequences, and memory is that of one chunk. ``stats`` accumulates the time spent
+    adapting (``adapt_seconds``) so the CLI can report it.
+    """
+
+    def __init__(self, backbone: nn.Module, spec: ModelSpec, mfdn: nn.Module, *, steps: int = 1, lr: float = 1e-5,
+                 slr_weight: float = 10.0, patch: int | None = None) -> None:
+        super().__init__()
+        scale = int(getattr(mfdn, "scale", 2))
+        if scale != int(getattr(backbone, "scale", spec.scale or 0)):
+            raise VsrkitError(f"MFDN x{scale} does not match the x{getattr(backbone, 'scale', spec.scale)} backbone "
+                              f"{spec.name}: use an MFDN trained for the backbone's scale")
+        if steps < 1 or lr <= 0:
+            raise VsrkitError(f"--adapt-steps must be >= 1 and --adapt-lr > 0 (got {steps}, {lr})")
+        self.backbone, self.mfdn, self.spec = backbone, mfdn, spec
+        self.scale = scale
+        self.steps, self.lr, self.slr_weight, self.patch = steps, lr, slr_weight, patch
+        self.fixed = copy.deepcopy(mfdn).eval().requires_grad_(False)
+        self.loss_fn = vsr_loss_for(spec.name)
+        self.stats: dict[str, Any] = {"adapt_seconds": 0.0, "calls": 0}
+
+    def forward(self, x: Tensor) -> Tensor:
+        # The engine runs models under inference_mode; adaptation needs autograd on a normal copy of the input.
+        with torch.inference_mode(False):
+            batch = x.clone()
+            vsr, est = copy.deepcopy(self.backbone), copy.deepcopy(self.mfdn)
+            crop = _legal_crop(batch, self.spec, self.scale, self.patch)
+            with torch.no_grad():
+                target = self.fixed(crop)
+            _adapt(vsr, est, target, crop, self.loss_fn, steps=self.steps, lr=self.lr, slr_weight=self.slr_weight,
+                   adapt_mfdn=True, bn_train=True, stats=self.stats)
+            self.stats["calls"] += 1
+            with torch.no_grad():
+                return vsr(batch)
+
+
+def load_mfdn(path: str) -> nn.Module:
+    """An MFDN/SFDN from a vsrkit safetensors file (``vsrkit convert mfdn …`` or a DynaVSR training run)."""
+    from vsrkit.models.dynavsr import MFDN, SFDN
+    from vsrkit.models.weights import load_into, read_card
+
+    card = read_card(path)
+    method = card.get("method")
+    classes = {"mfdn": MFDN, "sfdn": SFDN}
+    if method not in classes:
+        raise VsrkitError(f"--mfdn {path!r} holds {method or 'no model card'}, not an MFDN: pass weights written by "
+                          "`vsrkit convert mfdn …` or a DynaVSR training run")
+    return load_into(classes[method](**card.get("overrides", {})), path)

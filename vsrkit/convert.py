@@ -313,7 +313,8 @@ def convert_file(
         "official": {
             "args": {k: v for k, v in args.items() if isinstance(v, (int, float, str, bool)) or v is None},
             "file": src.name,
-            "sha256": weights.sha256_file(src),
+            "sha256": weights.sha256_file(src) if src.is_file()  # a release folder (FMA-Net D + R files):
+            else {str(f.relative_to(src)): weights.sha256_file(f) for f in sorted(src.rglob("*")) if f.is_file()},
         },
         "conversion": report,
     }

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
-from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet
+from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet, neighbour_flows
 from vsrkit.ops.warp import flow_warp_nchw
 
 __all__ = ["BasicVSR", "VARIANTS", "OFFICIAL_KEY_PREFIXES", "convert_official_state_dict"]
@@ -75,15 +75,7 @@ class BasicVSR(nn.Module):
 
         Returns ``(flows_forward, flows_backward)``, each ``(B, T-1, 2, H, W)`` (see the class docstring).
         """
-        b, t, c, h, w = x.shape
-        if t < 2:
-            empty = x.new_zeros(b, 0, 2, h, w)
-            return empty, empty
-        earlier = x[:, :-1].reshape(-1, c, h, w)
-        later = x[:, 1:].reshape(-1, c, h, w)
-        flows_backward = self.spynet(earlier, later).view(b, t - 1, 2, h, w)
-        flows_forward = self.spynet(later, earlier).view(b, t - 1, 2, h, w)
-        return flows_forward, flows_backward
+        return neighbour_flows(self.spynet, x)
 
     def _align_context(self, x: Tensor) -> Tensor | None:
         """Per-clip data that :meth:`_align` needs, computed once per forward (subclass hook; BasicVSR: none)."""

@@ -459,13 +459,11 @@ class FMANet(nn.Module):
         d = self.net_d(x)
         out: dict[str, Tensor] = {"flow_y": d["flow_y"], "sharp_d": d["sharp"], "kernel_logits": d["kernel_logits"]}
         if hr is not None:
-            c = self.num_frames // 2
             warped = image_warp(hr, d["flow_y"], scale=self.scale, with_ones=True)  # (B, T, 4, H, W)
             weights = degradation_kernels(d["kernel_logits"], self.kd)
             filt = dynamic_downsample(warped.transpose(1, 2), weights, stride=self.scale)  # (B, 4, h, w)
             out["recon"] = filt[:, :3] / (filt[:, 3:] + 1e-8)
             out["hr_warp"] = warped[:, :, :3]
-            del c
         if not net_d_only:
             r = self.net_r(x, d["feat"], d["flows"], d["kernel_logits"])
             out.update(output=r["output"], lr_warp=r["lr_warp"], sharp_r=r["sharp"], flow_x=r["flow_x"],
@@ -517,8 +515,8 @@ class FMANet(nn.Module):
     @staticmethod
     def render_aux(aux: dict[str, Tensor]) -> dict[str, list[np.ndarray]]:
         """One picture per output frame (batch item): the T frames side by side for flows (colour-coded, shared
-        scale), occlusion masks (grey), warped LR frames; the degradation and restoration kernels sampled on a 4×4
-        grid of LR positions (per frame, min–max scaled, nearest ×4)."""
+        scale), occlusion masks (grey), warped LR frames; the degradation and restoration (sub-pixel (0, 0)) kernels
+        sampled on a 4×4 grid of LR positions, one block per frame (each kernel min–max scaled, nearest ×4)."""
         from vsrkit.engine.aux import flow_to_color
 
         def grey(a: np.ndarray) -> np.ndarray:
@@ -538,9 +536,10 @@ class FMANet(nn.Module):
             ys = np.linspace(0, h - 1, 4).round().astype(int)
             xs = np.linspace(0, w - 1, 4).round().astype(int)
             tiles = []
-            for f in range(t):
-                rows = [np.concatenate([np.pad(kern[f, :, :, y, x], 1) for x in xs], axis=1) for y in ys]
-                tiles.append(np.kron(grey(np.concatenate(rows, axis=0)), np.ones((4, 4, 1), np.uint8)))
+            for f in range(t):  # each kernel min-max scaled on its own, white 1-px separators
+                rows = [np.concatenate([np.pad(grey(kern[f, :, :, y, x]), ((1, 1), (1, 1), (0, 0)),
+                                               constant_values=255) for x in xs], axis=1) for y in ys]
+                tiles.append(np.kron(np.concatenate(rows, axis=0), np.ones((4, 4, 1), np.uint8)))
             return row(tiles)
 
         pics: dict[str, list[np.ndarray]] = {k: [] for k in ("flow_x", "mask_x", "flow_y", "mask_y", "lr_warp",

@@ -22,7 +22,8 @@ downsampling that is ``C·T·k_d²·h·w``, i.e. 3·3·400 floats per LR pixel a
 kept alive for backward). Here the downsampling splits the ``k × k`` window into ``(k/s)²`` shifts of the
 pixel-unshuffled input (each shift is a strided *view*, no copy) and the upsampling loops over the ``k²`` taps;
 each step multiplies a view by a kernel slice and reduces at once, so the largest temporary is ``(k/s)²`` (resp.
-``k²``) times smaller, and autograd saves only views of existing tensors. :func:`dynamic_downsample_unfold` and
+``k²``) times smaller. A custom autograd function saves only the (padded) input and the kernels and runs the same
+loops backwards into preallocated gradients (first-order gradients only). :func:`dynamic_downsample_unfold` and
 :func:`dynamic_upsample_unfold` are the direct unfold definitions (tests and ``benchmarks/fgdf_memory.py``).
 """
 
@@ -70,12 +71,7 @@ def dynamic_downsample(x: Tensor, weights: Tensor, *, stride: int) -> Tensor:
     xp = _pad_frames(x, (k - s) // 2)
     # Tap (i, j) = (a·s + p, b·s + q) of LR pixel (y, x) reads xp[s·(y + a) + p, s·(x + b) + q] = u[p, q, y + a, x + b].
     u = F.pixel_unshuffle(xp.reshape(b, c * t, *xp.shape[-2:]), s).view(b, c, t, s, s, h + r - 1, w + r - 1)
-    kern = weights.view(b, t, r, s, r, s, h, w).unsqueeze(1)  # (B, 1, T, a, p, b, q, h, w)
-    out = x.new_zeros(b, c, h, w)
-    for a in range(r):
-        for bb in range(r):
-            out = out + (u[..., a : a + h, bb : bb + w] * kern[:, :, :, a, :, bb]).sum(dim=(2, 3, 4))
-    return out
+    return _ShiftedFilter.apply(u, weights.view(b, t, r, s, r, s, h, w))
 
 
 def dynamic_upsample(x: Tensor, weights: Tensor, *, scale: int) -> Tensor:
@@ -91,13 +87,76 @@ def dynamic_upsample(x: Tensor, weights: Tensor, *, scale: int) -> Tensor:
     if weights.shape != (b, s, s, t, k, k, h, w) or k % 2 == 0:
         raise ValueError(f"dynamic_upsample: weights {tuple(weights.shape)} do not fit x {tuple(x.shape)} "
                          f"with scale {scale} and an odd kernel size")
-    xp = _pad_frames(x, k // 2).unsqueeze(2).unsqueeze(2)  # (B, C, 1, 1, T, h+2p, w+2p)
-    kern = weights.unsqueeze(1)  # (B, 1, s, s, T, k, k, h, w)
-    out = x.new_zeros(b, c, s, s, h, w)
-    for i in range(k):
-        for j in range(k):
-            out = out + (xp[..., i : i + h, j : j + w] * kern[..., i, j, :, :]).sum(dim=4)
+    out = _TapFilter.apply(_pad_frames(x, k // 2), weights)  # (B, C, s, s, h, w)
     return out.permute(0, 1, 4, 2, 5, 3).reshape(b, c, s * h, s * w)
+
+
+class _ShiftedFilter(torch.autograd.Function):
+    """``out[b,c,y,x] = Σ_{t,a,p,bb,q} u[b,c,t,p,q,y+a,x+bb] · K[b,t,a,p,bb,q,y,x]``, one shift ``(a, bb)`` at a time.
+
+    Forward and backward both loop over the shifts and write into preallocated results, so the only temporary
+    is one ``(B, C, T, s, s, h, w)`` product (autograd through the loop would allocate a full-size gradient buffer
+    per slice).
+    """
+
+    @staticmethod
+    def forward(ctx, u: Tensor, kern: Tensor) -> Tensor:
+        b, c = u.shape[:2]
+        r, h, w = kern.shape[2], kern.shape[-2], kern.shape[-1]
+        out = u.new_zeros(b, c, h, w)
+        for a in range(r):
+            for bb in range(r):
+                out += (u[..., a : a + h, bb : bb + w] * kern[:, None, :, a, :, bb]).sum(dim=(2, 3, 4))
+        ctx.save_for_backward(u, kern)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        u, kern = ctx.saved_tensors
+        r, h, w = kern.shape[2], kern.shape[-2], kern.shape[-1]
+        g = grad[:, :, None, None, None]  # (B, C, 1, 1, 1, h, w)
+        grad_u = torch.zeros_like(u) if ctx.needs_input_grad[0] else None
+        grad_k = torch.empty_like(kern) if ctx.needs_input_grad[1] else None
+        for a in range(r):
+            for bb in range(r):
+                if grad_k is not None:
+                    grad_k[:, :, a, :, bb] = (u[..., a : a + h, bb : bb + w] * g).sum(dim=1)
+                if grad_u is not None:
+                    grad_u[..., a : a + h, bb : bb + w] += g * kern[:, None, :, a, :, bb]
+        return grad_u, grad_k
+
+
+class _TapFilter(torch.autograd.Function):
+    """``out[b,c,p,q,y,x] = Σ_{t,i,j} xp[b,c,t,y+i,x+j] · K[b,p,q,t,i,j,y,x]``, one tap ``(i, j)`` at a time."""
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, kern: Tensor) -> Tensor:
+        b, c = xp.shape[:2]
+        s, k, h, w = kern.shape[1], kern.shape[4], kern.shape[-2], kern.shape[-1]
+        out = xp.new_zeros(b, c, s, s, h, w)
+        xe = xp[:, :, None, None]  # (B, C, 1, 1, T, h+2p, w+2p)
+        for i in range(k):
+            for j in range(k):
+                out += (xe[..., i : i + h, j : j + w] * kern[:, None, ..., i, j, :, :]).sum(dim=4)
+        ctx.save_for_backward(xp, kern)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        xp, kern = ctx.saved_tensors
+        k, h, w = kern.shape[4], kern.shape[-2], kern.shape[-1]
+        g = grad[:, :, :, :, None]  # (B, C, s, s, 1, h, w)
+        grad_x = torch.zeros_like(xp) if ctx.needs_input_grad[0] else None
+        grad_k = torch.empty_like(kern) if ctx.needs_input_grad[1] else None
+        for i in range(k):
+            for j in range(k):
+                if grad_k is not None:
+                    grad_k[..., i, j, :, :] = (g * xp[:, :, None, None, :, i : i + h, j : j + w]).sum(dim=1)
+                if grad_x is not None:
+                    grad_x[..., i : i + h, j : j + w] += (g * kern[:, None, ..., i, j, :, :]).sum(dim=(2, 3))
+        return grad_x, grad_k
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -171,3 +171,21 @@ SPYNET_KEYS: tuple[str, ...] = (
     "mean",
     "std",
 )
+
+
+def neighbour_flows(spynet: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+    """SpyNet flows between neighbouring frames of ``x`` ``(B, T, 3, H, W)``, as recurrent VSR models use them.
+
+    Returns ``(flows_forward, flows_backward)``, each ``(B, T-1, 2, H, W)``: ``flows_backward[:, i]`` is the flow
+    from frame ``i`` into frame ``i+1`` (pulls the backward-propagated state from ``i+1`` to ``i``) and
+    ``flows_forward[:, i]`` the flow from frame ``i+1`` into frame ``i``. A one-frame clip gives empty tensors.
+    """
+    b, t, c, h, w = x.shape
+    if t < 2:
+        empty = x.new_zeros(b, 0, 2, h, w)
+        return empty, empty
+    earlier = x[:, :-1].reshape(-1, c, h, w)
+    later = x[:, 1:].reshape(-1, c, h, w)
+    flows_backward = spynet(earlier, later).view(b, t - 1, 2, h, w)
+    flows_forward = spynet(later, earlier).view(b, t - 1, 2, h, w)
+    return flows_forward, flows_backward

@@ -555,3 +555,24 @@ def test_eval_model_bicubic_on_a_sample_clip(capsys):
     result = json.loads(out)
     assert result["clips"]["carphone_pristine"]["frames"] == 2
     assert 20 < result["mean"]["psnr_y"] < 40
+
+
+@pytest.mark.slow
+def test_sigterm_leaves_no_partial_output(tmp_path):
+    """A terminated upscale removes its temporary file: no half-written output, no litter."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = make_video(tmp_path / "long.mp4", n=240, w=96, h=64, audio=False)
+    proc = subprocess.Popen([sys.executable, "-m", "vsrkit", "upscale", str(src), "-o", str(tmp_path / "out.mp4"),
+                             "--chunk", "1", "--quiet"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob(".out.mp4.partial*")):
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.mp4.partial*")), "the upscale never started writing"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "terminated" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]

@@ -385,9 +385,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so open writers abort and remove their temporary files."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(args.func(args) or 0)
     except VsrkitError as exc:
@@ -401,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vsrkit: interrupted (no output was written)", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("vsrkit: terminated (no output was written)", file=sys.stderr)
+        return 143
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,7 +63,7 @@ from vsrkit.errors import VsrkitError
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
 from vsrkit.ops.restormer import GatedFeedForward, transposed_attention
 from vsrkit.ops.siren import SirenAtomBank, delta_atom
-from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet
+from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet, neighbour_flows
 from vsrkit.ops.warp import flow_warp_nchw
 
 __all__ = [
@@ -362,17 +362,6 @@ class BVSRIK(nn.Module):
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
     # -- pieces -------------------------------------------------------------------------------------------------
-    def _flows(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        b, t, c, h, w = x.shape
-        if t < 2:
-            empty = x.new_zeros(b, 0, 2, h, w)
-            return empty, empty
-        earlier = x[:, :-1].reshape(-1, c, h, w)
-        later = x[:, 1:].reshape(-1, c, h, w)
-        flows_backward = self.spynet(earlier, later).view(b, t - 1, 2, h, w)
-        flows_forward = self.spynet(later, earlier).view(b, t - 1, 2, h, w)
-        return flows_forward, flows_backward
-
     def _reconstruct(self, back: Tensor, fwd: Tensor, lr_hat: Tensor) -> Tensor:
         out = self.lrelu(self.fusion(torch.cat([back, fwd], 1)))
         out = self.upsampler(out)
@@ -403,7 +392,7 @@ class BVSRIK(nn.Module):
             lr_hat, feat, mu, omega = self.isc(x[:, i], isc_atoms)
             lr_hats.append(lr_hat), feats.append(feat), mus.append(mu), omegas.append(omega)
         corrected = torch.stack(lr_hats, 1)
-        flows_forward, flows_backward = self._flows(x if self.flow_source == "lr" else corrected)
+        flows_forward, flows_backward = neighbour_flows(self.spynet, x if self.flow_source == "lr" else corrected)
 
         atoms_b = self.ita_backward.inr_conv.atoms() if t > 1 else None
         back_states: list[Tensor] = [x.new_zeros(0)] * t

@@ -203,3 +203,19 @@ def test_save_aux_writes_one_picture_per_emitted_frame(tmp_path):
 def test_save_aux_refuses_tiles():
     with pytest.raises(VsrkitError, match="--save-aux"):
         InferenceOptions(tile=32, save_aux="x").validate()
+
+
+def test_window_length_comes_from_the_built_model():
+    """A variant with a longer window (e.g. FMA-Net paper-t5) is fed windows of its own length."""
+
+    class FiveFrameMix(WindowMixSR):
+        num_frames = 5
+
+        def forward(self, x):
+            assert x.shape[1] == 5
+            return x[:, 2:3]
+
+    s = ModelSpec(name="win", target="x:y", description="", scale=1, temporal="window", num_frames=3)
+    frames = _clip(6)
+    out = list(Upscaler(FiveFrameMix(), s, InferenceOptions(chunk=4)).stream(iter(frames)))
+    assert all(np.array_equal(a, b) for a, b in zip(out, frames))

@@ -344,6 +344,7 @@ class AdaptingBackbone(nn.Module):
             raise VsrkitError(f"--adapt-steps must be >= 1 and --adapt-lr > 0 (got {steps}, {lr})")
         self.backbone, self.mfdn, self.spec = backbone, mfdn, spec
         self.scale = scale
+        self.num_frames = int(getattr(backbone, "num_frames", spec.num_frames))  # the engine's window length
         self.steps, self.lr, self.slr_weight, self.patch = steps, lr, slr_weight, patch
         self.fixed = copy.deepcopy(mfdn).eval().requires_grad_(False)
         self.loss_fn = vsr_loss_for(spec.name)

@@ -288,7 +288,8 @@ class Upscaler:
             yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
 
     def _schedule_windows(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
-        n = self.spec.num_frames
+        # A variant may change the window (FMA-Net paper-t5): the built model's own num_frames wins over the spec.
+        n = int(getattr(self.model, "num_frames", self.spec.num_frames))
         r = n // 2
         buffer: deque = deque()  # frames [first_index, first_index + len)
         first_index = 0

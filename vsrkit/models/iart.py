@@ -162,7 +162,8 @@ class PSRTBackbone(nn.Module):
         self.conv_first = nn.Conv2d(3, embed_dim, 3, 1, 1)  # unused (kept for checkpoints)
         self.conv_first_feat = nn.Conv2d(64, embed_dim, 3, 1, 1)  # unused
         self.patch_embed = _TokenNorm(embed_dim)
-        rates = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        n = sum(depths)
+        rates = [drop_path_rate * i / max(n - 1, 1) for i in range(n)]  # linspace(0, rate, n)
         starts = [sum(depths[:i]) for i in range(len(depths))]
         self.layers = nn.ModuleList(
             _ResidualGroup(dim=embed_dim, depth=depths[i], num_heads=num_heads[i], window=window_size,

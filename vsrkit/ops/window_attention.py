@@ -10,8 +10,11 @@ relative-position index is the usual ``(Δd + Wd − 1)·(2Wh − 1)(2Ww − 1) 
 computed on the padded size, and crops back. State-dict names follow Swin: ``norm1``, ``attn.{qkv, proj,
 relative_position_bias_table, relative_position_index}``, ``norm2``, ``mlp.{fc1, fc2}``.
 
-Efficiency: all windows of a volume go through one batched attention call (``scaled_dot_product_attention`` with the
-bias + mask as an additive float mask); masks are cached per padded size / shift / dtype / device.
+Efficiency (no Python loop over windows): windows go through batched ``scaled_dot_product_attention`` calls with the
+bias as an additive float mask — one call for the windows the −100 shift mask leaves untouched, one for those it
+touches (the last row/column of windows), so the ``N × N`` mask is materialised only there; the cyclic shift is two
+slice-concatenations (``torch.roll`` over several dims is slow on CPU); masks and biases are cached (biases only
+while no gradient is recorded).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "Mlp",
     "SwinBlock3D",
     "WindowAttention3D",
+    "cyclic_shift",
     "drop_path",
     "relative_position_index_3d",
     "shifted_window_mask_3d",
@@ -86,6 +90,16 @@ def shifted_window_mask_3d(size: Sequence[int], window: Sequence[int], shift: Se
     return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
 
 
+def cyclic_shift(x: Tensor, shifts: Sequence[int], dims: Sequence[int]) -> Tensor:
+    """``torch.roll(x, shifts, dims)`` as one slice-and-concatenate per non-zero shift (``torch.roll`` over several
+    dims of a large channels-last tensor is many times slower on CPU)."""
+    for s, d in zip(shifts, dims):
+        s %= x.shape[d]
+        if s:
+            x = torch.cat((x.narrow(d, x.shape[d] - s, s), x.narrow(d, 0, x.shape[d] - s)), dim=d)
+    return x
+
+
 class WindowAttention3D(nn.Module):
     """Multi-head self-attention inside windows with a learned relative position bias.
 
@@ -103,22 +117,54 @@ class WindowAttention3D(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self._cache: tuple | None = None
 
     def position_bias(self) -> Tensor:
         n = self.relative_position_index.shape[0]
         table = self.relative_position_bias_table[self.relative_position_index.reshape(-1)]
         return table.view(n, n, -1).permute(2, 0, 1)  # (heads, N, N)
 
+    def _biases(self, mask: Tensor | None, dtype: torch.dtype) -> tuple[Tensor, Tensor | None, Tensor | None,
+                                                                       Tensor | None]:
+        """``(bias (1, heads, N, N), bias + mask of the windows the mask touches (k, heads, N, N), their indices,
+        the other windows' indices)``. Windows whose mask is all zero (all but the last row/column of windows)
+        use the plain bias, so the ``N × N`` mask is materialised only where it matters. Cached while no gradient
+        is recorded (inference), keyed on the table's version so that loading or training invalidates it."""
+        table = self.relative_position_bias_table
+        recording = torch.is_grad_enabled() and table.requires_grad
+        key = (table._version, table.data_ptr(), None if mask is None else (mask.data_ptr(), mask.shape), dtype)
+        if not recording and self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        bias = self.position_bias().unsqueeze(0).to(dtype)
+        result: tuple = (bias, None, None, None)
+        if mask is not None:
+            touched = (mask != 0).flatten(1).any(dim=1)
+            sel, rest = touched.nonzero().flatten(), (~touched).nonzero().flatten()
+            result = (bias, bias + mask[sel].to(dtype).unsqueeze(1), sel, rest)
+        self._cache = None if recording else (key, result)
+        return result
+
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         b_, n, c = x.shape
-        qkv = self.qkv(x).view(b_, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]  # (B_, heads, N, hd)
-        bias = self.position_bias().unsqueeze(0).to(q.dtype)  # (1, heads, N, N)
-        if mask is not None:
+        hd = c // self.num_heads
+        qkv = self.qkv(x).view(b_, n, 3, self.num_heads, hd).permute(2, 0, 3, 1, 4)  # (3, B_, heads, N, hd)
+        bias, masked_bias, sel, rest = self._biases(mask, qkv.dtype)
+        if mask is None:
+            out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=bias, scale=self.scale)
+        else:
             nw = mask.shape[0]
-            bias = (bias.unsqueeze(0) + mask.to(q.dtype).view(1, nw, 1, n, n)).expand(b_ // nw, -1, -1, -1, -1)
-            bias = bias.reshape(b_, self.num_heads, n, n)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=self.scale)
+            bw = b_ // nw
+            qkv = qkv.reshape(3, bw, nw, self.num_heads, n, hd)
+            out = qkv.new_empty(bw, nw, self.num_heads, n, hd)
+            for idx, attn_bias in ((rest, bias), (sel, masked_bias)):
+                if idx.numel() == 0:
+                    continue
+                part = qkv[:, :, idx].reshape(3, bw * idx.numel(), self.num_heads, n, hd)
+                if attn_bias.shape[0] > 1:  # per-window masks, repeated over the batch
+                    attn_bias = attn_bias.unsqueeze(0).expand(bw, -1, -1, -1, -1).reshape(-1, self.num_heads, n, n)
+                res = F.scaled_dot_product_attention(part[0], part[1], part[2], attn_mask=attn_bias, scale=self.scale)
+                out[:, idx] = res.view(bw, idx.numel(), self.num_heads, n, hd)
+            out = out.view(b_, self.num_heads, n, hd)
         return self.proj(out.transpose(1, 2).reshape(b_, n, c))
 
 
@@ -171,11 +217,11 @@ class SwinBlock3D(nn.Module):
         dp, hp, wp = d + pd, h + ph, w + pw
         shifted = any(self.shift)
         if shifted:
-            y = torch.roll(y, shifts=tuple(-s for s in self.shift), dims=(1, 2, 3))
+            y = cyclic_shift(y, tuple(-s for s in self.shift), (1, 2, 3))
         windows = self.attn(window_partition_3d(y, self.window), self._mask((dp, hp, wp), y) if shifted else None)
         y = window_reverse_3d(windows, self.window, b, dp, hp, wp)
         if shifted:
-            y = torch.roll(y, shifts=self.shift, dims=(1, 2, 3))
+            y = cyclic_shift(y, self.shift, (1, 2, 3))
         y = y[:, :d, :h, :w]
         x = x + drop_path(y, self.drop_path, self.training)
         return x + drop_path(self.mlp(self.norm2(x)), self.drop_path, self.training)

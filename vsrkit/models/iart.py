@@ -61,7 +61,7 @@ from vsrkit.errors import VsrkitError
 from vsrkit.models.basicvsr import BasicVSR
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
 from vsrkit.ops.implicit_align import ALIGNMENTS, ImplicitAlign, build_aligner, sine_encoding, sine_inverse_frequencies
-from vsrkit.ops.spynet import SpyNet
+from vsrkit.ops.spynet import SpyNet, neighbour_flows
 from vsrkit.ops.warp import flow_warp_nchw
 from vsrkit.ops.window_attention import SwinBlock3D, relative_position_index_3d
 
@@ -239,17 +239,7 @@ class IART(nn.Module):
     def compute_flows(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(flows_forward, flows_backward)`` ``(B, T-1, 2, H, W)``; mirror-extended clips reuse the flipped
         backward flows for the forward ones (as official)."""
-        b, t, c, h, w = x.shape
-        if t < 2:
-            empty = x.new_zeros(b, 0, 2, h, w)
-            return empty, empty
-        earlier = x[:, :-1].reshape(-1, c, h, w)
-        later = x[:, 1:].reshape(-1, c, h, w)
-        flows_backward = self.spynet(earlier, later).view(b, t - 1, 2, h, w)
-        mirrored = t % 2 == 0 and torch.equal(x[:, : t // 2], x[:, t // 2:].flip(1))
-        if mirrored:
-            return flows_backward.flip(1), flows_backward
-        return self.spynet(later, earlier).view(b, t - 1, 2, h, w), flows_backward
+        return neighbour_flows(self.spynet, x, reuse_mirrored=True)
 
     def _propagate(self, feats: list[Tensor], flows: Tensor, branch: str) -> list[Tensor]:
         t = len(feats)

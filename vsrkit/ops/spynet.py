@@ -173,12 +173,14 @@ SPYNET_KEYS: tuple[str, ...] = (
 )
 
 
-def neighbour_flows(spynet: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
+def neighbour_flows(spynet: nn.Module, x: Tensor, *, reuse_mirrored: bool = False) -> tuple[Tensor, Tensor]:
     """SpyNet flows between neighbouring frames of ``x`` ``(B, T, 3, H, W)``, as recurrent VSR models use them.
 
     Returns ``(flows_forward, flows_backward)``, each ``(B, T-1, 2, H, W)``: ``flows_backward[:, i]`` is the flow
     from frame ``i`` into frame ``i+1`` (pulls the backward-propagated state from ``i+1`` to ``i``) and
     ``flows_forward[:, i]`` the flow from frame ``i+1`` into frame ``i``. A one-frame clip gives empty tensors.
+    With ``reuse_mirrored`` (BasicVSR++/IART), a mirror-extended clip (second half = first half reversed) takes
+    the flipped backward flows as its forward flows instead of running SpyNet again — checked on every call.
     """
     b, t, c, h, w = x.shape
     if t < 2:
@@ -187,5 +189,7 @@ def neighbour_flows(spynet: nn.Module, x: Tensor) -> tuple[Tensor, Tensor]:
     earlier = x[:, :-1].reshape(-1, c, h, w)
     later = x[:, 1:].reshape(-1, c, h, w)
     flows_backward = spynet(earlier, later).view(b, t - 1, 2, h, w)
+    if reuse_mirrored and t % 2 == 0 and torch.equal(x[:, : t // 2], x[:, t // 2 :].flip(1)):
+        return flows_backward.flip(1), flows_backward
     flows_forward = spynet(later, earlier).view(b, t - 1, 2, h, w)
     return flows_forward, flows_backward

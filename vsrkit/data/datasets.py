@@ -46,11 +46,16 @@ class DegradationProtocol(Protocol):
     def __call__(self, hr: np.ndarray, rng: np.random.Generator) -> Degraded: ...
 
 
-def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
-    """``(T, H, W, C)`` uint8 or float → float32 tensor ``(T, C, H, W)``; uint8 is divided by 255."""
+def frames_to_tensor(frames: np.ndarray | Sequence[np.ndarray]) -> torch.Tensor:
+    """``(T, H, W, C)`` (or a list of ``(H, W, C)``) → float32 ``(T, C, H, W)`` in [0, 1].
+
+    uint8 is divided by 255 and uint16 by 65535 (full 16-bit scale, as vsrkit.io reads >8-bit video); float
+    input is kept as is.
+    """
     arr = np.ascontiguousarray(np.asarray(frames).transpose(0, 3, 1, 2))
-    t = torch.from_numpy(arr)
-    return t.float().div_(255.0) if arr.dtype == np.uint8 else t.float()
+    peak = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(arr.dtype)
+    t = torch.from_numpy(arr.astype(np.int32) if arr.dtype == np.uint16 else arr).float()
+    return t.div_(peak) if peak else t
 
 
 def _array_to_tensor(value: np.ndarray) -> torch.Tensor:

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vsrkit.data.datasets import frames_to_tensor
 from vsrkit.engine.aux import write_aux
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import ModelSpec
@@ -81,13 +82,6 @@ def resolve_device(device: str) -> torch.device:
 # ----------------------------------------------------------------------------------------------------------------
 # Frame <-> tensor
 # ----------------------------------------------------------------------------------------------------------------
-def frames_to_tensor(frames: list[np.ndarray]) -> torch.Tensor:
-    """``T × (H, W, 3)`` uint8 or uint16 → ``(T, 3, H, W)`` float32 in [0, 1]."""
-    arr = np.stack(frames)
-    scale = 65535.0 if arr.dtype == np.uint16 else 255.0
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div_(scale)
-
-
 def tensor_to_frames(x: torch.Tensor, dtype: np.dtype = np.uint8) -> list[np.ndarray]:
     """``(T, 3, H, W)`` float → ``T × (H, W, 3)`` of ``dtype``, clamped to [0, 1] and rounded (half to even)."""
     peak = 65535.0 if dtype == np.uint16 else 255.0

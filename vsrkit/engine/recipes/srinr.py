@@ -20,6 +20,7 @@ Config keys (``train.srinr``): ``queries`` (HR pixels per image per step, defaul
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable
 
 import numpy as np
@@ -30,6 +31,8 @@ from torch import Tensor, nn
 from vsrkit.engine.recipes import Recipe
 from vsrkit.errors import VsrkitError
 from vsrkit.models.srinr import pea_loss
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SRINRRecipe", "sample_queries", "srinr_loss", "fit_clip", "evaluate_scales"]
 
@@ -112,7 +115,7 @@ def fit_clip(model: nn.Module, lq: Tensor, *, scale: float | None = None, hr: Te
         opt.step()
         history.append(float(loss_value.detach()))
         if log_every and (it + 1) % log_every == 0:
-            print(f"fit {it + 1}/{iters}: {loss} {history[-1]:.3e}")
+            log.info("fit %d/%d: %s %.3e", it + 1, iters, loss, history[-1])
     model.eval()
     return history
 

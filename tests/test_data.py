@@ -396,3 +396,13 @@ def test_with_real_bi_protocol(premade) -> None:
     assert item["lq"].shape == (2, 3, 4, 4) and item["gt"].shape == (2, 3, 16, 16)
     ev = EvalClipDataset(gts, protocol=get_protocol("bi"))[0]
     assert ev["lq"].shape == (6, 3, 8, 10) and ev["gt"].shape == (6, 3, 32, 40)
+
+
+def test_flip_sequence_mirror_extends_every_per_frame_entry(premade) -> None:
+    gts, lqs, _ = premade
+    kw = dict(lr_clips=lqs, scale=4, num_frame=3, gt_size=16, seed=5)
+    plain, mirrored = TrainClipDataset(gts, **kw)[0], TrainClipDataset(gts, flip_sequence=True, **kw)[0]
+    for key in ("lq", "gt"):
+        assert mirrored[key].shape[0] == 6
+        assert torch.equal(mirrored[key][:3], plain[key]) and torch.equal(mirrored[key][3:], plain[key].flip(0))
+    assert mirrored["key"] == plain["key"]

@@ -163,6 +163,8 @@ class TrainClipDataset(Dataset):
         dataset_enlarge_ratio: repeat the clip list this many times per epoch (long clips, few items).
         seed: base seed; items use ``SeedSequence([seed, epoch, index])``.
         kernel_size: pad returned kernels to this size (needed for batching variable-size kernels).
+        flip_sequence: mirror-extend every sample in time (``T`` frames → ``2T``: 1..T, T..1), as the official
+            Vimeo-90K recipes of BasicVSR and IART train recurrent models on 7-frame septuplets.
     """
 
     def __init__(
@@ -182,6 +184,7 @@ class TrainClipDataset(Dataset):
         dataset_enlarge_ratio: int = 1,
         seed: int = 0,
         kernel_size: int | None = None,
+        flip_sequence: bool = False,
     ) -> None:
         if not clips:
             raise VsrkitError("TrainClipDataset got no clips: check the dataset root and split")
@@ -213,6 +216,7 @@ class TrainClipDataset(Dataset):
         self.enlarge = max(1, int(dataset_enlarge_ratio))
         self.seed = int(seed)
         self.kernel_size = kernel_size
+        self.flip_sequence = flip_sequence
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -264,6 +268,11 @@ class TrainClipDataset(Dataset):
             # Degrading the GT itself: the protocol's mod-cropped hr is the target; else crop the GT to match it.
             gt = deg.hr if self.lr_clips is None else arrays[0][:, : deg.hr.shape[1], : deg.hr.shape[2]]
         item["gt"] = frames_to_tensor(gt)
+        if self.flip_sequence:
+            # BasicSR's flip_sequence (Vimeo-90K recipes): frames 1..T then T..1, for every per-frame entry.
+            t = item["gt"].shape[0]
+            item = {k: torch.cat([v, v.flip(0)]) if torch.is_tensor(v) and v.dim() and v.shape[0] == t else v
+                    for k, v in item.items()}
         item["key"] = f"{clip.name}/{start:08d}"
         return item
 

@@ -167,6 +167,7 @@ def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
         dataset_enlarge_ratio=int(section.get("dataset_enlarge_ratio", 1)),
         seed=seed,
         kernel_size=section.get("kernel_size"),
+        flip_sequence=bool(section.get("flip_sequence", False)),
     )
 
 

@@ -93,3 +93,23 @@ def discard(tmp: Path | None) -> None:
             tmp.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+class AtomicWriter:
+    """Context-manager half of vsrkit's writers: a clean exit commits (``close``), an exception discards
+    (``abort``), so a failed run never leaves a partial output under the final name."""
+
+    def close(self) -> None:  # pragma: no cover - implemented by each writer
+        raise NotImplementedError
+
+    def abort(self) -> None:  # pragma: no cover - implemented by each writer
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

@@ -134,7 +134,7 @@ class FolderReader:
         self.close()
 
 
-class FrameFolderWriter:
+class FrameFolderWriter(atomic.AtomicWriter):
     """Writes frames as ``%08d.png`` (8- or 16-bit, following the array dtype) into a folder, atomically.
 
     Frames go to a hidden temporary sibling directory that is renamed onto ``path`` in :meth:`close`; PNG encoding
@@ -197,12 +197,3 @@ class FrameFolderWriter:
             self._worker.finish(discard=True)
         atomic.discard(self._tmp)
         self._tmp = None
-
-    def __enter__(self) -> "FrameFolderWriter":
-        return self
-
-    def __exit__(self, exc_type: type | None, *exc: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

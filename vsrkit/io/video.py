@@ -505,7 +505,7 @@ def _check_frame(frame: np.ndarray, width: int, height: int) -> None:
         raise VsrkitError(f"frame dtype is {frame.dtype}, expected uint8 or uint16: clip and convert before writing")
 
 
-class VideoWriter:
+class VideoWriter(atomic.AtomicWriter):
     """Encodes RGB frames to a video file atomically, copying audio/subtitles from a source file.
 
     Frames go through a bounded queue to an encoder thread. The file is written under a hidden temporary sibling and
@@ -760,15 +760,6 @@ class VideoWriter:
         self._out = self._src = None
         atomic.discard(self._tmp)
         self._tmp = None
-
-    def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, exc_type: type | None, *exc: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw: Any) -> "VideoWriter | Any":

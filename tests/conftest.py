@@ -44,3 +44,19 @@ def golden_dir() -> Path:
     if not GOLDEN.is_dir():
         pytest.skip(f"golden fixtures not found at {GOLDEN}: they live in ../shared beside the checkout")
     return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def held_out_frames() -> list[np.ndarray]:
+    """Eight frames of the carphone clip, which no shipped model trained on (uint8 RGB, 64×64 crop of the face)."""
+    import av
+
+    from vsrkit.data.samples import sample_clip
+
+    frames = []
+    with av.open(str(sample_clip("carphone"))) as container:
+        for frame in container.decode(video=0):
+            frames.append(np.ascontiguousarray(frame.to_ndarray(format="rgb24")[24:88, 56:120]))
+            if len(frames) == 8:
+                break
+    return frames

@@ -133,7 +133,7 @@ def clip(tmp_path_factory) -> Path:
 
 def test_upscale_default_bicubic_keeps_frames_fps_and_audio(tmp_path, capsys, clip):
     out = tmp_path / "x4.mp4"
-    rc, stdout, err = run_cli(capsys, "upscale", clip, "-o", out, "--quiet")
+    rc, stdout, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--quiet")
     assert rc == 0, err
     assert "12 frames" in stdout
     from vsrkit.io import probe
@@ -149,7 +149,7 @@ def test_upscale_default_bicubic_keeps_frames_fps_and_audio(tmp_path, capsys, cl
 
 def test_upscale_scale2(tmp_path, capsys, clip):
     out = tmp_path / "x2.mkv"
-    rc, _, err = run_cli(capsys, "upscale", clip, "-o", out, "--scale", "2", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--scale", "2", "--quiet")
     assert rc == 0, err
     s = streams(out)
     assert s["size"] == (128, 96) and s["frames"] == 12 and s["audio"] == ["aac"]
@@ -159,7 +159,7 @@ def test_upscale_frame_folders_match_the_model(tmp_path, capsys):
     frames = [moving_pattern(i, 32, 48) for i in range(8)]
     src = make_folder(tmp_path / "lr", frames)
     out = tmp_path / "hr"
-    rc, _, err = run_cli(capsys, "upscale", src, "-o", out, "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--quiet")
     assert rc == 0, err
     got = read_folder(out)
     assert len(got) == 8 and got[0].shape == (128, 192, 3) and got[0].dtype == np.uint8
@@ -175,11 +175,11 @@ def test_upscale_frame_folders_match_the_model(tmp_path, capsys):
 
 def test_upscale_frame_folder_to_video_and_video_to_folder(tmp_path, capsys, clip):
     folder = tmp_path / "frames"
-    rc, _, err = run_cli(capsys, "upscale", clip, "-o", folder, "--scale", "2", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--scale", "2", "--quiet")
     assert rc == 0, err
     assert len(read_folder(folder)) == 12
     video = tmp_path / "from_frames.mkv"
-    rc, _, err = run_cli(capsys, "upscale", folder, "-o", video, "--scale", "2", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", folder, "-o", video, "--scale", "2", "--quiet")
     assert rc == 0, err
     s = streams(video)
     assert s["frames"] == 12 and s["size"] == (256, 192) and s["audio"] == []
@@ -192,8 +192,8 @@ def test_tiles_and_chunks_give_the_same_frames(tmp_path, capsys, clip, levers):
     # difference between the two runs into 2.
     lossless = ["-c", "ffv1", "--pix-fmt", "bgr0", "--quiet"]
     plain, tiled = tmp_path / "plain.mkv", tmp_path / "levers.mkv"
-    assert run_cli(capsys, "upscale", clip, "-o", plain, *lossless)[0] == 0
-    rc, _, err = run_cli(capsys, "upscale", clip, "-o", tiled, *lossless, *levers)
+    assert run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", plain, *lossless)[0] == 0
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", tiled, *lossless, *levers)
     assert rc == 0, err
     a, b = decode(plain), decode(tiled)
     assert len(a) == len(b) == 12
@@ -202,8 +202,8 @@ def test_tiles_and_chunks_give_the_same_frames(tmp_path, capsys, clip, levers):
 
 def test_tiles_and_chunks_png_exact(tmp_path, capsys):
     src = make_folder(tmp_path / "lr", [moving_pattern(i, 40, 56) for i in range(10)])
-    assert run_cli(capsys, "upscale", src, "-o", tmp_path / "a", "--quiet")[0] == 0
-    rc, _, err = run_cli(capsys, "upscale", src, "-o", tmp_path / "b", "--tile", "16", "--chunk", "3", "--quiet")
+    assert run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "a", "--quiet")[0] == 0
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "b", "--tile", "16", "--chunk", "3", "--quiet")
     assert rc == 0, err
     assert max_diff(read_folder(tmp_path / "a"), read_folder(tmp_path / "b")) <= 1
 
@@ -211,21 +211,21 @@ def test_tiles_and_chunks_png_exact(tmp_path, capsys):
 def test_overwrite(tmp_path, capsys, clip):
     out = tmp_path / "out.mp4"
     out.write_bytes(b"precious bytes")
-    rc, _, err = run_cli(capsys, "upscale", clip, "-o", out, "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--quiet")
     assert_one_line_error(rc, err, "already exists", "--overwrite")
     assert out.read_bytes() == b"precious bytes"
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
-    rc, _, err = run_cli(capsys, "upscale", clip, "-o", out, "--overwrite", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--overwrite", "--quiet")
     assert rc == 0, err
     assert streams(out)["frames"] == 12
     # a frame folder is replaced as a whole
     folder = tmp_path / "frames"
     folder.mkdir()
     (folder / "old.png").write_bytes(b"x")
-    rc, _, err = run_cli(capsys, "upscale", clip, "-o", folder, "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--quiet")
     assert_one_line_error(rc, err, "already exists")
     assert (folder / "old.png").read_bytes() == b"x"
-    assert run_cli(capsys, "upscale", clip, "-o", folder, "--overwrite", "--quiet")[0] == 0
+    assert run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--overwrite", "--quiet")[0] == 0
     assert sorted(p.name for p in folder.iterdir()) == [f"{i:08d}.png" for i in range(12)]
 
 
@@ -256,7 +256,7 @@ def _bad_inputs(root: Path) -> dict[str, Path]:
 
 def test_truncated_input_can_be_accepted_explicitly(tmp_path, capsys):
     src = _bad_inputs(tmp_path / "in")["truncated_av"]
-    rc, _, err = run_cli(capsys, "upscale", src, "-o", tmp_path / "out", "--quiet", "--allow-truncated")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "out", "--quiet", "--allow-truncated")
     assert rc == 0, err
     assert 0 < len(list((tmp_path / "out").iterdir())) < 24
 
@@ -268,7 +268,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
     work.mkdir()
     before_in, before_out = listing(tmp_path / "in"), listing(work)
     for out in (work / "out.mp4", work / "frames"):
-        rc, stdout, err = run_cli(capsys, "upscale", src, "-o", out, "--quiet")
+        rc, stdout, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--quiet")
         assert_one_line_error(rc, err)
         assert stdout == ""
         # the degrade command reads inputs the same way
@@ -279,7 +279,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, case):
 
 def test_zero_frame_folder_message(tmp_path, capsys):
     (tmp_path / "none").mkdir()
-    rc, _, err = run_cli(capsys, "upscale", tmp_path / "none", "-o", tmp_path / "out", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", tmp_path / "none", "-o", tmp_path / "out", "--quiet")
     assert_one_line_error(rc, err, "no PNG/JPG frames")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["none"]
 
@@ -287,21 +287,21 @@ def test_zero_frame_folder_message(tmp_path, capsys):
 def test_odd_sizes(tmp_path, capsys):
     src = make_video(tmp_path / "odd.mkv", n=5, w=33, h=35, codec="ffv1", pix_fmt="yuv444p", audio=False)
     # x4 makes the output even: plain yuv420p works
-    rc, _, err = run_cli(capsys, "upscale", src, "-o", tmp_path / "x4.mp4", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "x4.mp4", "--quiet")
     assert rc == 0, err
     assert streams(tmp_path / "x4.mp4")["size"] == (132, 140)
     # odd output sizes cannot be 4:2:0: a clear message naming the fix, nothing written
     for scale in ("1", "3"):
         out = tmp_path / f"x{scale}.mp4"
-        rc, _, err = run_cli(capsys, "upscale", src, "-o", out, "--scale", scale, "--quiet")
+        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--scale", scale, "--quiet")
         assert_one_line_error(rc, err, "yuv420p", "--pix-fmt yuv444p")
         assert not out.exists()
     # ... and they work with 4:4:4 or as PNG frames
-    rc, _, err = run_cli(capsys, "upscale", src, "-o", tmp_path / "x3.mkv", "--scale", "3", "--pix-fmt", "yuv444p",
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "x3.mkv", "--scale", "3", "--pix-fmt", "yuv444p",
                          "--quiet")
     assert rc == 0, err
     assert streams(tmp_path / "x3.mkv")["size"] == (99, 105)
-    rc, _, err = run_cli(capsys, "upscale", src, "-o", tmp_path / "x1", "--scale", "1", "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "x1", "--scale", "1", "--quiet")
     assert rc == 0, err
     assert read_folder(tmp_path / "x1")[0].shape == (35, 33, 3)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
@@ -331,7 +331,7 @@ def test_bad_arguments_are_one_line(tmp_path, capsys, clip, args, needles):
     src.write_bytes(clip.read_bytes())
     before = listing(tmp_path)
     args = [a.format(**{"in": src, "dir": tmp_path}) for a in args]
-    rc, _, err = run_cli(capsys, "upscale", src, *args, "--quiet")
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, *args, "--quiet")
     assert_one_line_error(rc, err, *needles)
     assert listing(tmp_path) == before
 
@@ -518,7 +518,7 @@ def peak_rss_kb(args: list[str], cwd: Path) -> int:
 def test_memory_does_not_grow_with_video_length(tmp_path):
     # 128x96 -> 512x384: 300 output frames held in memory would be 300 x 590 KB = 177 MB, about half the
     # ~380 MB that python + torch + av already use, so a leak cannot hide inside the 20 % margin.
-    levers = ["--chunk", "8", "--tile", "64", "--preset", "ultrafast", "--no-audio", "--quiet"]
+    levers = ["-m", "bicubic", "--chunk", "8", "--tile", "64", "--preset", "ultrafast", "--no-audio", "--quiet"]
     peaks = {}
     for n in (30, 300):
         src = make_video(tmp_path / f"in{n}.mp4", n=n, w=128, h=96, fps=Fraction(25), audio=False)
@@ -567,7 +567,7 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
 
     src = make_video(tmp_path / "long.mp4", n=240, w=96, h=64, audio=False)
     proc = subprocess.Popen([sys.executable, "-m", "vsrkit", "upscale", str(src), "-o", str(tmp_path / "out.mp4"),
-                             "--chunk", "1", "--quiet"], stderr=subprocess.PIPE, text=True)
+                             "-m", "bicubic", "--chunk", "1", "--quiet"], stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".out.mp4.partial*")):
         time.sleep(0.05)

@@ -182,7 +182,7 @@ def test_float_scale_engine_and_cli(tmp_path, real_frames):
     from vsrkit.engine.upscale import resolve_model
     from vsrkit.errors import VsrkitError
 
-    model, spec = resolve_model("srinr", variant="small", scale=3.5)
+    model, spec = resolve_model("srinr", variant="small", scale=3.5, untrained=True)
     assert spec.arbitrary_scale and model.scale == 3.5
     frames = [f[:20, :26] for f in real_frames[:2]]
     out = list(Upscaler(model, spec, InferenceOptions(chunk=2)).stream(iter(frames)))
@@ -193,20 +193,20 @@ def test_float_scale_engine_and_cli(tmp_path, real_frames):
         resolve_model("bicubic", scale=3.5)
     assert resolve_model("bicubic", scale=4.0)[0].scale == 4
     with pytest.raises(VsrkitError, match="not ×2"):
-        resolve_model("basicvsr", variant="small", scale=2.0)
+        resolve_model("basicvsr", variant="small", scale=2.0, untrained=True)
 
     # CLI: a single image in, one PNG of exactly round(scale·size) out; a mixed-size folder → one PNG per image.
     src = tmp_path / "in.png"
     cv2.imwrite(str(src), np.ascontiguousarray(frames[0][..., ::-1]))
     dst = tmp_path / "out.png"
-    assert main(["upscale", str(src), "-o", str(dst), "-m", "srinr", "--variant", "small", "--scale", "3.5",
+    assert main(["upscale", str(src), "-o", str(dst), "-m", "srinr", "--scale", "3.5",  # the shipped weights
                  "--device", "cpu", "--quiet"]) == 0
     assert cv2.imread(str(dst)).shape == (70, 91, 3)
     folder = tmp_path / "photos"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), np.ascontiguousarray(frames[0][..., ::-1]))
     cv2.imwrite(str(folder / "b.jpg"), np.ascontiguousarray(frames[1][:16, :12, ::-1]))
-    assert main(["upscale", str(folder), "-o", str(tmp_path / "up"), "--scale", "2", "--quiet",
+    assert main(["upscale", str(folder), "-o", str(tmp_path / "up"), "-m", "bicubic", "--scale", "2", "--quiet",
                  "--device", "cpu"]) == 0
     assert cv2.imread(str(tmp_path / "up" / "a.png")).shape == (40, 52, 3)
     assert cv2.imread(str(tmp_path / "up" / "b.png")).shape == (32, 24, 3)
@@ -233,3 +233,13 @@ def test_residual_model_starts_at_matlab_bicubic():
     assert out.shape[-2:] == ref.shape[-2:]
     assert (out[0, 0] - ref).abs().max() < 0.05
     assert (out[0, 0] - ref).abs().mean() < 0.01
+
+
+def test_registry_variants_match_the_module_table():
+    from vsrkit.models import build
+
+    for variant in ("small", "small_residual"):
+        a, b = build("srinr", variant), SRINR(**VARIANTS[variant])
+        assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
+        for attr in ("residual", "coords", "texture_mode", "decoder_codes", "n_levels", "patch_size"):
+            assert getattr(a, attr) == getattr(b, attr), (variant, attr)

@@ -30,9 +30,15 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="video file, frame folder, or sample:bikes / sample:carphone / sample:bigbuckbunny")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4/.mkv/...) or frame folder")
-    p.add_argument("-m", "--model", default=None, help="model name (see `vsrkit models`); default: bicubic")
+    p.add_argument("-m", "--model", default=None,
+                   help="model name (see `vsrkit models`); default: the shipped general model (x4, sharp input)")
+    p.add_argument("--blurry", action="store_true",
+                   help="the input is blurry (motion/defocus): use the shipped deblurring model (FMA-Net, x4)")
     p.add_argument("--variant", default=None, help="model variant (see `vsrkit models`)")
-    p.add_argument("--weights", default=None, help="a .safetensors file written by vsrkit (train/convert)")
+    p.add_argument("--weights", default=None,
+                   help="a .safetensors file written by vsrkit (train/convert); default: the shipped weights")
+    p.add_argument("--untrained", action="store_true",
+                   help="run randomly initialised weights (smoke tests and speed measurements only)")
     p.add_argument("--scale", type=float, default=None,
                    help="upscaling factor: any real value for arbitrary-scale models (e.g. 3.5 with -m srinr), "
                    "else an integer checked against the model; output size = round(scale x input)")
@@ -80,15 +86,29 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     from vsrkit.engine.infer import InferenceOptions
     from vsrkit.engine.upscale import EncodeOptions, resolve_model, upscale_video
 
+    from vsrkit import zoo
+
     src = resolve_input(args.input)
-    model, model_spec = resolve_model(args.model, variant=args.variant, weights=args.weights, scale=args.scale)
+    name = args.model
+    if args.blurry:
+        if name is not None or args.weights is not None:
+            raise VsrkitError("--blurry picks the shipped deblurring model: drop --model/--weights or drop --blurry")
+        name = zoo.DEFAULT_BLURRY
+    elif name is None and args.weights is None:
+        name = zoo.DEFAULT_SHARP
+        if args.scale is not None and args.scale != 4:
+            raise VsrkitError(f"the default model upscales x4, not x{args.scale:g}: add -m srinr (any scale) or "
+                              "-m bicubic")
+    model, model_spec = resolve_model(name, variant=args.variant, weights=args.weights, scale=args.scale,
+                                      untrained=args.untrained)
     adapter = None
     if args.adapt == "dynavsr":
         from vsrkit.engine.adapt import AdaptingBackbone, load_mfdn
 
-        if not args.mfdn:
+        mfdn_path = args.mfdn or zoo.shipped_path("mfdn")
+        if mfdn_path is None:
             raise VsrkitError("--adapt dynavsr needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
-        model = adapter = AdaptingBackbone(model, model_spec, load_mfdn(args.mfdn), steps=args.adapt_steps,
+        model = adapter = AdaptingBackbone(model, model_spec, load_mfdn(str(mfdn_path)), steps=args.adapt_steps,
                                            lr=args.adapt_lr)
     elif args.mfdn:
         raise VsrkitError("--mfdn only applies with --adapt dynavsr: add it or drop --mfdn")
@@ -109,8 +129,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
         overwrite=args.overwrite, progress=not args.quiet, allow_truncated=args.allow_truncated,
     )
+    weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
-          f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%)")
+          f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%) with "
+          f"{model_spec.name}" + (f" ({weights} weights)" if weights else "") + (" untrained" if args.untrained else ""))
     if adapter is not None:
         print(f"test-time adaptation: {adapter.stats['calls']} chunks, {adapter.stats['adapt_seconds']:.1f} s "
               f"adapting ({args.adapt_steps} step(s) each, lr {args.adapt_lr:g})")
@@ -226,7 +248,46 @@ def _cmd_models(args: argparse.Namespace) -> int:
         variants = ", ".join(f"{v}{'*' if v == r['default_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
         print(f"{r['name']:<12} {r['status']:<12} {str(r['scale']):<6} {r['temporal']:<10} {variants}")
     print("* default variant")
+    shipped = shipped_table()
+    if shipped:
+        print("\nshipped checkpoints (held-out scores; `vsrkit upscale -m NAME` uses them):")
+        print(f"{'name':<9} {'variant':<15} {'params':>9}  {'held-out protocol':<34} {'PSNR-Y':>7} {'bicubic':>7}  role")
+        for r in shipped:
+            fmt = (lambda v: f"{v:7.2f}" if v is not None else f"{'-':>7}")
+            print(f"{r['name']:<9} {r['variant']:<15} {r['params']:>9,}  {r['protocol']:<34} {fmt(r['psnr_y'])} "
+                  f"{fmt(r['bicubic_psnr_y'])}  {r['role']}")
     return 0
+
+
+def shipped_table() -> list[dict]:
+    """One row per shipped checkpoint: name, variant, parameters, evaluation protocol, held-out PSNR-Y vs bicubic."""
+    from vsrkit import zoo
+    from vsrkit.models.weights import load_state_dict
+
+    rows = []
+    for name, entry in zoo.SHIPPED.items():
+        path = zoo.shipped_path(name)
+        if path is None:
+            continue
+        card = zoo.shipped_card(name)
+        scores = card.get("scores") or {}
+        ev = entry.evaluation
+        if "model" in scores:
+            best = scores.get("adapted", scores["model"])
+            psnr_y, bic = best["psnr_y"], scores["bicubic"]["psnr_y"]
+            proto = ev["protocol"] if isinstance(ev["protocol"], str) else ev["protocol"]["name"]
+            protocol = f"{proto} x{ev['scale']}, {ev['clip'].split('_')[0]}" + (" +adapt" if "adapted" in scores else "")
+        elif scores:
+            first = next(iter(scores))
+            psnr_y, bic = scores[first]["psnr_y"], scores[first]["bicubic_psnr_y"]
+            protocol = f"bi {first}, held-out photos"
+        else:
+            psnr_y = bic = None
+            protocol = "-"
+        params = sum(v.numel() for v in load_state_dict(path).values())
+        rows.append({"name": name, "variant": card.get("variant") or "-", "params": params, "protocol": protocol,
+                     "psnr_y": psnr_y, "bicubic_psnr_y": bic, "role": entry.role, "file": entry.file})
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -272,7 +333,7 @@ def _add_eval_model(sub: argparse._SubParsersAction) -> None:
         "standard layout (--layout reds|vid4|udm10|vimeo90k|gopro with --dataset ROOT).",
     )
     p.add_argument("model", help="model name (see `vsrkit models`) or a YAML config")
-    p.add_argument("--weights", default=None, help="vsrkit .safetensors weights (default: none, e.g. bicubic)")
+    p.add_argument("--weights", default=None, help="vsrkit .safetensors weights (default: the shipped ones)")
     p.add_argument("--variant", default=None)
     p.add_argument("--dataset", default=None, help="dataset root, clip folder, video, or sample:NAME")
     p.add_argument("--layout", default="folder", help="folder (default), reds, vid4, udm10, vimeo90k, gopro")

@@ -53,22 +53,36 @@ class UpscaleStats:
 
 def resolve_model(
     name: str | None, *, variant: str | None = None, weights: str | Path | None = None,
-    scale: int | float | None = None,
+    scale: int | float | None = None, untrained: bool = False,
 ) -> tuple[nn.Module, ModelSpec]:
-    """Build the model to run: from a weights file's card, or by name (default: bicubic) with ``scale`` checked.
+    """Build the model to run, with trained weights: ``weights`` (its card names the model), else the shipped
+    checkpoint of ``name`` (:mod:`vsrkit.zoo`); ``name=None`` means bicubic. ``untrained=True`` builds random
+    weights instead (smoke tests, speed measurements); a learned model with neither is a one-line error.
 
     Arbitrary-scale models (``ModelSpec.arbitrary_scale``) take any real ``scale`` > 0, also with a weights file;
     every other model needs an integer ``scale`` equal to its own.
     """
     if scale is not None and not scale > 0:
         raise VsrkitError(f"--scale must be positive (got {scale}): use e.g. --scale 4 or drop it")
+    name = name or ("bicubic" if weights is None else None)
+    if weights is None and name != "bicubic" and not untrained:
+        from vsrkit import zoo
+
+        spec(name)  # one-line error for unknown names
+        weights = zoo.shipped_path(name)
+        if weights is None:
+            raise VsrkitError(f"model {name!r} has no shipped weights: pass --weights FILE (from `vsrkit train`, or an "
+                              f"official checkpoint via `vsrkit convert`)")
+        shipped_variant = zoo.shipped_card(name).get("variant")
+        if variant is not None and variant != shipped_variant:
+            raise VsrkitError(f"the shipped {name} weights are variant {shipped_variant!r}, not {variant!r}: drop "
+                              "--variant or pass --weights for that variant")
     if weights is not None:
         model = load_model(weights, name=name, variant=variant)
         from vsrkit.models.weights import read_card
 
         name = read_card(weights).get("method") or name
     else:
-        name = name or "bicubic"
         s = spec(name)
         overrides = {}
         if scale is not None and s.arbitrary_scale:

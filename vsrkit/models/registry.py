@@ -152,7 +152,8 @@ register(
         temporal="frame",  # image mode: every frame on its own (t = 0)
         variants={v: dict(kw) for v, kw in {
             "paper": {}, "small": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64},
-            "small_residual": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64, "residual": True},
+            "small_residual": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64, "residual": True,
+                               "coords": "local", "texture": "pixel", "decoder_codes": True},
         }.items()},
         default_variant="paper",
         paper="Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution",

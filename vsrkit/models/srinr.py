@@ -37,12 +37,25 @@ Choices that are ours (documented, configurable)
   the network predicts a correction; the decoder's last layer starts at 1 % of its default initialisation, so
   an untrained model is the bicubic baseline to within a few 1e-3 and training starts from it. Off in the
   ``paper``/``small`` variants; ``small_residual`` (the shipped one) turns it on for the generalising setting.
+  Why a generalising model needs the next three options (all off in ``paper``/``small``) is measured below.
 * ``coords`` (default ``"global"``, the paper's Eq. 1): ``"local"`` feeds the hash grid the query's sub-pixel
   position inside its LR pixel (``frac(x·w), frac(y·h)``, as LIIF's relative coordinates) instead of its absolute
   image position. Absolute positions index table cells that belong to one image's layout, which is what a
-  per-video *fitted* model wants and what a *generalising* model cannot use on unseen images (with global
-  coordinates the ×4 generalising model stayed within 0.001 dB of bicubic after 500 iterations); the local phase
-  plus the texture codes is the content a resampler needs. ``small_residual`` uses it.
+  per-video *fitted* model wants and what a *generalising* model cannot use on unseen images; the local phase
+  plus the texture codes is the content a resampler needs. ``small_residual`` uses it (chosen by this reasoning,
+  not ablated).
+* ``texture`` (default ``"image"``, A2 as in the reference: level images are ``N_r``-pixel squares, stencil spacing
+  ``1/N_r`` of the frame): ``"pixel"`` builds an LR pyramid instead (level ``r`` = the LR frame resized by
+  ``N_r/N_max``, the finest level is the LR frame itself) with a stencil spacing of one level-image pixel, so
+  the codes describe the same LR detail whatever the frame size (with ``"image"``, a 112-pixel-wide test frame is
+  shrunk to 64 pixels before its finest code is read). ``small_residual`` uses it (by reasoning, not ablated).
+* ``decoder_codes`` (default False): the decoder also receives the per-level texture codes ``F̂^r`` beside the
+  attended hash features (a skip connection; Eq. 11 feeds it the hash features only). Measured on the photos at ×4
+  (200 iterations, batch 8 × 2048 queries, MSE): with Eq. 11's input the generalising residual model never left
+  the bicubic baseline (training loss / bicubic loss 1.000 throughout) — the code MLPs only receive gradient
+  through the tiny interpolation offsets of near-zero table entries; with the skip it fell to 0.92–0.96 from
+  iteration 60 on (both runs with local coordinates and pixel textures). ``small_residual`` uses it;
+  ``paper``/``small`` keep Eq. 11.
 * Arbitrary output size: ``scale`` is a float attribute; ``forward(x, size=(H, W))`` gives any explicit size.
   Output length per axis is ``round_half_up(scale·n)`` (:func:`output_length`). Queries are evaluated in chunks of
   ``chunk_size`` points so memory does not grow with the output size.
@@ -81,7 +94,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
               "finest_resolution": 64, "patch_size": 3},
     # The generalising reading shipped with vsrkit: bicubic + a correction, LR-pixel-local (x, y).
     "small_residual": {"n_levels": 6, "n_features": 2, "log2_table_size": 14, "base_resolution": 4,
-                       "finest_resolution": 64, "patch_size": 3, "residual": True, "coords": "local"},
+                       "finest_resolution": 64, "patch_size": 3, "residual": True, "coords": "local",
+                       "texture": "pixel", "decoder_codes": True},
     "tiny": {"n_levels": 3, "n_features": 2, "log2_table_size": 10, "base_resolution": 2,
              "finest_resolution": 8, "patch_size": 3, "chunk_size": 4096},
 }
@@ -128,12 +142,16 @@ class SRINR(nn.Module):
         texture_resolution_scale: float = 1.0,
         residual: bool = False,
         coords: str = "global",
+        texture: str = "image",
+        decoder_codes: bool = False,
         compact_tables: bool = False,
         chunk_size: int = 65536,
     ) -> None:
         super().__init__()
         if weights not in ("predicted", "multilinear"):
             raise ValueError(f"weights must be 'predicted' or 'multilinear' (got {weights!r})")
+        if texture not in ("image", "pixel"):
+            raise ValueError(f"texture must be 'image' or 'pixel' (got {texture!r})")
         if coords not in ("global", "local"):
             raise ValueError(f"coords must be 'global' or 'local' (got {coords!r})")
         if mode not in ("image", "video"):
@@ -142,7 +160,7 @@ class SRINR(nn.Module):
             raise ValueError(f"scale must be positive (got {scale})")
         self.scale = float(scale)
         self.mode, self.weights, self.attention, self.residual = mode, weights, attention, residual
-        self.coords = coords
+        self.coords, self.texture_mode = coords, texture
         self.patch_size, self.code_dim, self.chunk_size = patch_size, code_dim, chunk_size
         self.texture_resolution_scale = texture_resolution_scale
         dim = 3 + code_dim
@@ -153,7 +171,8 @@ class SRINR(nn.Module):
         self.texture = nn.ModuleList(mlp(3 * patch_size**2, code_dim, hidden) for _ in range(n_levels))  # f_θ^r
         self.weight_net = mlp(3 * dim, 2**dim, hidden) if weights == "predicted" else None  # f_H
         self.att = mlp(n_features, n_features, hidden) if attention else None  # f_att
-        self.decoder = mlp(n_levels * n_features, 3, hidden)  # f_C
+        self.decoder_codes = decoder_codes
+        self.decoder = mlp(n_levels * (n_features + (code_dim if decoder_codes else 0)), 3, hidden)  # f_C
         if residual:
             # start near the bicubic baseline (not exactly zero, so every parameter still receives a gradient)
             with torch.no_grad():
@@ -167,16 +186,27 @@ class SRINR(nn.Module):
     def level_images(self, lr: Tensor) -> list[Tensor]:
         """The per-level "resolution grid" images ``(N, 3, n_r, n_r)`` of frames ``(N, 3, h, w)``."""
         out = []
+        h, w = lr.shape[-2:]
+        finest = self.grid.resolutions[-1]
         for n in self.grid.resolutions:
-            side = max(int(round(n * self.texture_resolution_scale)), 1)
-            out.append(F.interpolate(lr, size=(side, side), mode="bilinear", align_corners=False,
-                                     antialias=True))
+            if self.texture_mode == "pixel":  # an LR pyramid: the finest level is the LR frame itself
+                size = (max(int(round(h * n / finest)), 1), max(int(round(w * n / finest)), 1))
+                if size == (h, w):
+                    out.append(lr)
+                    continue
+            else:
+                side = max(int(round(n * self.texture_resolution_scale)), 1)
+                size = (side, side)
+            out.append(F.interpolate(lr, size=size, mode="bilinear", align_corners=False, antialias=True))
         return out
 
     def texture_code(self, image: Tensor, level: int, xy: Tensor) -> Tensor:
         """Eq. 3 at ``level``: codes ``(N, Q, code_dim)`` in [−1, 1] for query points ``xy (N, Q, 2)``."""
         n_img, q = xy.shape[:2]
-        spacing = 1.0 / self.grid.resolutions[level]
+        if self.texture_mode == "pixel":  # one pixel of the level image
+            spacing = xy.new_tensor([1.0 / image.shape[-1], 1.0 / image.shape[-2]])
+        else:
+            spacing = 1.0 / self.grid.resolutions[level]
         pos = xy[:, :, None, :] + self.stencil.to(xy.dtype) * spacing  # (N, Q, k², 2)
         patch = F.grid_sample(image, pos * 2 - 1, mode="bilinear", padding_mode="border", align_corners=False)
         patch = patch.permute(0, 2, 1, 3).reshape(n_img, q, -1) - 0.5  # (N, Q, 3·k²)
@@ -231,7 +261,10 @@ class SRINR(nn.Module):
                 weights.append(w.reshape(n_img, q, -1))
                 points.append(u.reshape(n_img, q, -1))
         attended = self.combine(feats)
-        rgb = self.decoder(torch.cat(attended, dim=-1)).reshape(n_img, q, 3)
+        dec_in = torch.cat(attended, dim=-1).reshape(n_img, q, -1)
+        if self.decoder_codes:
+            dec_in = torch.cat([dec_in, *codes], dim=-1)
+        rgb = self.decoder(dec_in).reshape(n_img, q, 3)
         if self.residual:
             rgb = rgb + cubic_sample(lr, xy)
         if not return_aux:

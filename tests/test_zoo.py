@@ -1,0 +1,116 @@
+"""Shipped checkpoints: files match the index, cards are complete, every learned method beats bicubic on its own
+held-out protocol, the default model's card numbers are reproduced from the shipped file, and the CLI picks them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vsrkit import zoo
+from vsrkit.engine.upscale import resolve_model
+from vsrkit.errors import VsrkitError
+from vsrkit.models.weights import load_state_dict, read_card, sha256_file
+
+SHIPPED = [name for name in zoo.SHIPPED if zoo.shipped_path(name) is not None]
+
+
+def test_default_models_are_shipped():
+    assert zoo.DEFAULT_SHARP in SHIPPED and zoo.DEFAULT_BLURRY in SHIPPED
+
+
+def test_index_hashes_sizes_and_budget():
+    idx = zoo.index()
+    assert sorted(idx) == sorted(SHIPPED)
+    total = 0
+    for name in SHIPPED:
+        path = zoo.shipped_path(name)
+        assert idx[name]["sha256"] == sha256_file(path), f"{name}: file differs from index.json"
+        total += path.stat().st_size
+    assert total <= 40 * 2**20, f"shipped weights take {total / 2**20:.1f} MiB (> 40 MiB)"
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_cards_are_complete_and_beat_bicubic(name):
+    card = zoo.shipped_card(name)
+    entry = zoo.SHIPPED[name]
+    assert card["method"] == entry.method and card["storage"] in ("fp16", "fp32")
+    training = card["training"]
+    assert training["iterations"] > 0 and training["hardware"] and training["data"]
+    scores = card["scores"]
+    if entry.evaluation["kind"] == "clip":
+        best = scores.get("adapted", scores["model"])
+        assert best["psnr_y"] > scores["bicubic"]["psnr_y"] and best["psnr_rgb"] > scores["bicubic"]["psnr_rgb"]
+    elif entry.evaluation["kind"] == "images":
+        assert scores["x4"]["psnr"] > scores["x4"]["bicubic_psnr"]
+    if card["storage"] == "fp16":
+        assert abs(card["fp16_delta_db"]) <= 0.01
+        assert all(v.dtype in (torch.float16, torch.int64) for v in load_state_dict(zoo.shipped_path(name)).values())
+
+
+def test_default_model_gains_one_db_over_bicubic():
+    scores = zoo.shipped_card(zoo.DEFAULT_SHARP)["scores"]
+    assert scores["model"]["psnr_y"] - scores["bicubic"]["psnr_y"] >= 1.0
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED if zoo.SHIPPED[n].method != "mfdn"])
+def test_resolve_model_loads_shipped_weights(name):
+    model, spec = resolve_model(name)
+    state = load_state_dict(zoo.shipped_path(name))
+    own = model.state_dict()
+    assert spec.name == zoo.SHIPPED[name].method
+    assert all(torch.equal(own[k], v.to(own[k].dtype)) for k, v in state.items())
+    with pytest.raises(VsrkitError, match="shipped"):
+        resolve_model(name, variant="paper")
+
+
+def test_unshipped_model_needs_weights():
+    with pytest.raises(VsrkitError, match="no shipped weights"):
+        resolve_model("toflow")
+    assert resolve_model("toflow", untrained=True)[1].name == "toflow"
+
+
+def test_default_card_reproduced_from_the_shipped_file():
+    """The benchmark's job in miniature: re-measure the default model on the held-out clip."""
+    card = zoo.shipped_card(zoo.DEFAULT_SHARP)
+    torch.manual_seed(0)
+    measured = zoo.evaluate_entry(zoo.DEFAULT_SHARP)
+    for group in ("model", "bicubic"):
+        for k in ("psnr_rgb", "psnr_y"):
+            assert measured[group][k] == pytest.approx(card["scores"][group][k], abs=2e-3), (group, k)
+
+
+def test_cli_default_and_blurry_models(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    from vsrkit.cli import main
+
+    frames = tmp_path / "lr"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    base = cv2.resize(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8), (40, 32), interpolation=cv2.INTER_CUBIC)
+    for i in range(3):
+        cv2.imwrite(str(frames / f"{i:08d}.png"), np.roll(base, i, axis=1))
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "sharp"), "--quiet"]) == 0
+    assert f"with {zoo.DEFAULT_SHARP} (shipped weights)" in capsys.readouterr().out
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "blurry"), "--blurry", "--quiet"]) == 0
+    assert f"with {zoo.DEFAULT_BLURRY} (shipped weights)" in capsys.readouterr().out
+    for out in ("sharp", "blurry"):
+        assert [cv2.imread(str(p)).shape for p in sorted((tmp_path / out).iterdir())] == [(128, 160, 3)] * 3
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "x"), "--blurry", "-m", "basicvsr"]) == 2
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "y"), "--scale", "2"]) == 2
+    assert "-m srinr" in capsys.readouterr().err
+
+
+def test_models_command_lists_shipped_scores(capsys):
+    from vsrkit.cli import main
+
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "shipped checkpoints" in out
+    for name in SHIPPED:
+        assert any(line.startswith(name + " ") for line in out.splitlines()[-len(SHIPPED) - 1 :]), name
+    assert main(["models", "--json"]) == 0
+    json.loads(capsys.readouterr().out)

@@ -114,3 +114,19 @@ def test_models_command_lists_shipped_scores(capsys):
         assert any(line.startswith(name + " ") for line in out.splitlines()[-len(SHIPPED) - 1 :]), name
     assert main(["models", "--json"]) == 0
     json.loads(capsys.readouterr().out)
+
+
+def test_default_upscale_beats_bicubic_by_one_db_through_the_cli(tmp_path, capsys):
+    """The README's fresh-machine check: degrade the held-out clip (BI x4), upscale with no --model, score with
+    `vsrkit eval`; the shipped default must gain >= 1 dB PSNR-Y over bicubic on the same LR."""
+    from vsrkit.cli import main
+
+    lr, gt = tmp_path / "lr", tmp_path / "gt"
+    assert main(["degrade", "sample:carphone", str(lr), "-p", "bi", "--max-frames", "12", "--save-hr", str(gt)]) == 0
+    scores = {}
+    for name, extra in (("default", []), ("bicubic", ["-m", "bicubic"])):
+        assert main(["upscale", str(lr), "-o", str(tmp_path / name), "--quiet", *extra]) == 0
+        capsys.readouterr()
+        assert main(["eval", "--pred", str(tmp_path / name), "--gt", str(gt), "--json"]) == 0
+        scores[name] = json.loads(capsys.readouterr().out)["mean"]["psnr_y"]
+    assert scores["default"] - scores["bicubic"] >= 1.0, scores

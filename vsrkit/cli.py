@@ -159,6 +159,8 @@ def _add_degrade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.0, help="additive Gaussian noise sigma (0-255 units)")
     p.add_argument("--max-frames", type=int, default=None, help="only the first N frames")
+    p.add_argument("--save-hr", default=None, metavar="GT",
+                   help="also write the matching ground truth (mod-cropped HR frames) here, for `vsrkit eval --gt`")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_degrade)
 
@@ -170,6 +172,7 @@ def _cmd_degrade(args: argparse.Namespace) -> int:
     summary = degrade_path(
         resolve_input(args.input), Path(args.output), protocol=args.protocol, scale=args.scale, seed=args.seed,
         noise=args.noise, max_frames=args.max_frames, overwrite=args.overwrite,
+        save_hr=Path(args.save_hr) if args.save_hr else None,
     )
     print(summary)
     return 0

@@ -29,8 +29,12 @@ def degrade_path(
     noise: float = 0.0,
     max_frames: int | None = None,
     overwrite: bool = False,
+    save_hr: Path | None = None,
 ) -> str:
     """Degrade the clip at ``src`` into ``dst``; return a one-line summary.
+
+    ``save_hr``: also write the ground truth that matches the LR (the mod-cropped HR frames) there, for
+    ``vsrkit eval --gt`` (a PNG folder, or a video by its suffix — use a lossless codec for scoring).
 
     Float-valued protocols (training-mode BVSR-IK, DUF-BD) are quantised (round half to even) when written as
     8-bit images; the kernels and parameters of every frame go to the sidecar files.
@@ -38,8 +42,11 @@ def degrade_path(
     proto = get_protocol(protocol, scale=scale, noise=noise)
     if dst.exists() and not overwrite:
         raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
-    if dst.exists() and src.exists() and dst.resolve() == src.resolve():
-        raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
+    for out in (dst, save_hr):
+        if out is not None and out.exists() and src.exists() and out.resolve() == src.resolve():
+            raise VsrkitError(f"output {str(out)!r} is the input: choose another output name")
+    if save_hr is not None and save_hr.exists() and not overwrite:
+        raise VsrkitError(f"output {str(save_hr)!r} already exists: pass --overwrite or choose another name")
     with open_reader(src, dtype="uint8") as reader:
         info = reader.info
         frames = []
@@ -58,6 +65,12 @@ def degrade_path(
                      pix_fmt="yuv444p" if (h % 2 or w % 2) else "yuv420p") as writer:
         for frame in lr:
             writer.write(frame)
+    if save_hr is not None:
+        hr = result.hr
+        with open_writer(save_hr, like=info, fps=info.fps, width=hr.shape[2], height=hr.shape[1],
+                         overwrite=overwrite) as writer:
+            for frame in hr:
+                writer.write(frame)
     kernels_path, meta_path = sidecar_paths(dst)
     if result.kernels is not None:
         _atomic_save_npy(kernels_path, np.stack(result.kernels))

@@ -1,10 +1,12 @@
 """DynaVSR test-time adaptation: baseline vs adapted RGB PSNR (uint8, full frame) and adaptation time on the held-out
 ``carphone_pristine`` clip under DynaVSR's test protocols (isotropic σ sweep, anisotropic 4 rotations, mixed).
 
+    OMP_NUM_THREADS=1 python benchmarks/dynavsr_adapt.py            # the shipped EDVR-tiny x2 + MFDN
     OMP_NUM_THREADS=1 python benchmarks/dynavsr_adapt.py --weights runs/dyn_meta/weights/latest.safetensors \
         --model edvr --variant tiny_x2 --mfdn-feat 16 [--steps 1 --lr 1e-4 --per clip --frames 12 --quick]
 
-``--weights`` is a DynaVSR pair file written by the ``dynavsr`` recipe (``vsr.*``/``mfdn.*`` keys). ``--mfdn-fixed``
+Without ``--weights`` the shipped checkpoints (``vsrkit.zoo`` entries ``edvr`` and ``mfdn``) are used. ``--weights``
+is a DynaVSR pair file written by the ``dynavsr`` recipe (``vsr.*``/``mfdn.*`` keys). ``--mfdn-fixed``
 optionally names the pre-trained (MFDN-stage) pair whose MFDN gives the pseudo-GT SLR (the official ``fixed_E``).
 """
 
@@ -37,7 +39,7 @@ def _read(name: str, frames: int, size: int) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", required=True)
+    ap.add_argument("--weights", default=None, help="a DynaVSR pair file (default: the shipped edvr + mfdn)")
     ap.add_argument("--mfdn-fixed", default=None)
     ap.add_argument("--model", default="edvr")
     ap.add_argument("--variant", default="tiny_x2")
@@ -52,8 +54,17 @@ def main() -> None:
     spec = registry.spec(args.model)
     vsr = registry.build(args.model, args.variant)
     scale = int(vsr.scale)
-    pair = DynaVSRPair(vsr, MFDN(num_feat=args.mfdn_feat, scale=scale))
-    load_pair(args.weights, pair)
+    if args.weights is None:
+        from vsrkit import zoo
+        from vsrkit.engine.adapt import load_mfdn
+        from vsrkit.models.weights import load_model
+
+        pair = DynaVSRPair(load_model(zoo.shipped_path("edvr")), load_mfdn(str(zoo.shipped_path("mfdn"))))
+        spec = registry.spec("edvr")
+        scale = int(pair.vsr.scale)
+    else:
+        pair = DynaVSRPair(vsr, MFDN(num_feat=args.mfdn_feat, scale=scale))
+        load_pair(args.weights, pair)
     fixed = None
     if args.mfdn_fixed:
         fixed_pair = DynaVSRPair(registry.build(args.model, args.variant), MFDN(num_feat=args.mfdn_feat, scale=scale))

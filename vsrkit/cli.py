@@ -62,7 +62,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="test-time adaptation of the backbone to the input (DynaVSR; needs --mfdn)")
     p.add_argument("--mfdn", default=None, help="MFDN weights for --adapt dynavsr (vsrkit convert mfdn ...)")
     p.add_argument("--adapt-steps", type=int, default=1, help="adaptation steps per chunk (default 1)")
-    p.add_argument("--adapt-lr", type=float, default=1e-5, help="adaptation learning rate (official 1e-5)")
+    p.add_argument("--adapt-lr", type=float, default=None,
+                   help="adaptation learning rate (default: what the shipped backbone was meta-trained for, 1e-4; "
+                   "official weights: 1e-5)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="upscale the frames a truncated input still decodes (default: refuse, never drop silently)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -108,6 +110,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         mfdn_path = args.mfdn or zoo.shipped_path("mfdn")
         if mfdn_path is None:
             raise VsrkitError("--adapt dynavsr needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
+        if args.adapt_lr is None:  # the step the shipped backbone was meta-trained for; else the official one
+            entry = zoo.SHIPPED.get(model_spec.name) if args.weights is None else None
+            shipped_adapt = entry.evaluation.get("adapt") if entry is not None else None
+            args.adapt_lr = float(shipped_adapt["lr"]) if shipped_adapt else 1e-5
         model = adapter = AdaptingBackbone(model, model_spec, load_mfdn(str(mfdn_path)), steps=args.adapt_steps,
                                            lr=args.adapt_lr)
     elif args.mfdn:

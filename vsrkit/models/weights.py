@@ -39,6 +39,7 @@ def save_weights(model: nn.Module, path: str | Path, card: dict[str, Any]) -> Pa
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={CARD_KEY: json.dumps(card, sort_keys=True)})
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are shared files, not secrets
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -540,16 +540,17 @@ class VideoWriter(atomic.AtomicWriter):
         self._validate_codec(codec, pix_fmt, suffix)
         self.frames_written = 0
         self._matrix, self._range = color_matrix, color_range
-        self._tmp: Path | None = atomic.temp_file_for(self.path)
         self._src: Any = None
+        self._tmp: Path | None = None
+        self._tmp = atomic.temp_file_for(self.path)
         self._closed = False
-        try:
+        try:  # everything after the temp file exists: an exception anywhere (even SIGTERM) removes it
             self._open(codec, crf, preset, pix_fmt, suffix, options or {}, copy_streams_from)
+            self._worker: _Worker[tuple[np.ndarray, float | None]] = _Worker(
+                self._encode_one, threaded=threaded, queue_size=queue_size, name=f"vsrkit-encode:{self.path.name}")
         except BaseException:
             self._cleanup()
             raise
-        self._worker: _Worker[tuple[np.ndarray, float | None]] = _Worker(
-            self._encode_one, threaded=threaded, queue_size=queue_size, name=f"vsrkit-encode:{self.path.name}")
 
     # -- setup --------------------------------------------------------------------------------------------------
 

@@ -221,3 +221,18 @@ def test_one_adaptation_step_improves_psnr_on_a_held_out_clip(held_out_frames, p
     adapted = psnr(adapt_and_upscale(vsr, spec, mfdn, lq, 1, 1e-4, "clip", stats=stats))
     assert adapted > base + 0.03, (base, adapted)
     assert stats["steps"] == 1 and stats["adapt_seconds"] > 0
+
+
+def test_eval_model_dynavsr_protocols_report_base_and_adapted(capsys):
+    import json
+
+    from vsrkit import zoo
+    from vsrkit.cli import main
+
+    if zoo.shipped_path("edvr") is None:
+        pytest.skip("the shipped DynaVSR weights are not installed")
+    assert main(["eval-model", "edvr", "--dataset", "sample:carphone", "--max-frames", "2", "--dynavsr", "mixed",
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["protocol"] for r in rows] == ["mixed"] and rows[0]["clip"] == "carphone_pristine"
+    assert rows[0]["psnr_adapted"] != rows[0]["psnr_base"] and rows[0]["adapt_seconds"] > 0

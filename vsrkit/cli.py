@@ -218,7 +218,7 @@ def _eval_dynavsr(args: argparse.Namespace, model, model_spec, section: dict, op
     import numpy as np
 
     from vsrkit import zoo
-    from vsrkit.engine.adapt import evaluate_protocols, load_mfdn
+    from vsrkit.engine.adapt import dynavsr_test_protocols, evaluate_protocols, load_mfdn
     from vsrkit.engine.config import build_eval_dataset
     from vsrkit.engine.infer import tensor_to_frames
 
@@ -231,12 +231,7 @@ def _eval_dynavsr(args: argparse.Namespace, model, model_spec, section: dict, op
     if lr is None:
         entry = zoo.SHIPPED.get(model_spec.name) if args.weights is None else None
         lr = float(entry.evaluation["adapt"]["lr"]) if entry is not None and "adapt" in entry.evaluation else 1e-5
-    sigmas = [round(0.8 + 0.1 * i, 1) for i in range(9)]
-    families = {"iso": [("dynavsr-iso", {"sigma": s}) for s in sigmas],
-                "aniso": [("dynavsr-aniso", {"theta_deg": a}) for a in (0, 45, 90, 135)],
-                "mixed": [("mixed", {"seed": 0})]}
-    protocols = [p for k in (("iso", "aniso", "mixed") if args.dynavsr == "all" else (args.dynavsr,))
-                 for p in families[k]]
+    protocols = dynavsr_test_protocols(("iso", "aniso", "mixed") if args.dynavsr == "all" else (args.dynavsr,))
     dataset = build_eval_dataset({**section, "protocol": "bi"}, scale)  # only the (mod-cropped) HR frames are used
     multiple = 4 * scale * max(model_spec.size_multiple, 1)
     rows = []

@@ -278,6 +278,17 @@ def psnr_rgb_uint8(pred: Tensor, gt: Tensor) -> float:
     return float((10 * torch.log10(255.0**2 / mse.clamp_min(1e-10))).mean())
 
 
+def dynavsr_test_protocols(families: Iterable[str] = ("iso", "aniso", "mixed")) -> list[tuple[str, dict[str, Any]]]:
+    """DynaVSR's test settings as ``(protocol, options)`` pairs: ``iso`` — σ 0.8, 0.9, …, 1.6; ``aniso`` — (0.8, 1.6)
+    at 0/45/90/135°; ``mixed`` — random kernels (seed 0). The paper's 9 + 4 + 1."""
+    table = {
+        "iso": [("dynavsr-iso", {"sigma": round(0.8 + 0.1 * i, 1)}) for i in range(9)],
+        "aniso": [("dynavsr-aniso", {"theta_deg": a}) for a in (0, 45, 90, 135)],
+        "mixed": [("mixed", {"seed": 0})],
+    }
+    return [p for f in families for p in table[f]]
+
+
 def evaluate_protocols(
     model: nn.Module,
     spec: ModelSpec,
@@ -302,9 +313,7 @@ def evaluate_protocols(
 
     scale = int(getattr(mfdn, "scale", 2))
     if protocols is None:
-        sigmas = [round(0.8 + 0.1 * i, 1) for i in range(9)]
-        protocols = ([("dynavsr-iso", {"sigma": s}) for s in sigmas]
-                     + [("dynavsr-aniso", {"theta_deg": a}) for a in (0, 45, 90, 135)] + [("mixed", {"seed": 0})])
+        protocols = dynavsr_test_protocols()
     rows = []
     for name, opts in protocols:
         deg = get_protocol(name, scale=scale, **{"slr": False, **opts} if name != "dynavsr-train" else opts)(hr_clip)

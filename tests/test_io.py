@@ -446,3 +446,19 @@ def test_subtitles_copied_or_skipped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING), open_writer(tmp_path / "out.mp4", like=info) as w:
         w.write(pattern(0))
     assert "not copying subtitle" in caplog.text  # mp4 cannot hold SubRip
+
+
+def test_outputs_get_normal_permissions_not_mkstemp_0600(tmp_path):
+    import os
+
+    from vsrkit.io import atomic
+
+    mask = os.umask(0o022)
+    try:
+        tmp = atomic.temp_file_for(tmp_path / "out.mp4")
+        folder = atomic.temp_dir_for(tmp_path / "frames")
+        assert tmp.stat().st_mode & 0o777 == 0o644 and folder.stat().st_mode & 0o777 == 0o755
+        atomic.commit(tmp, tmp_path / "out.mp4", overwrite=False)
+        assert (tmp_path / "out.mp4").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(mask)

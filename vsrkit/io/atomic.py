@@ -35,16 +35,29 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool, inputs: tuple
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def temp_file_for(path: Path) -> Path:
-    """Return a fresh hidden sibling of ``path`` that keeps the suffix, so muxers still detect the container."""
+    """Return a fresh hidden sibling of ``path`` that keeps the suffix, so muxers still detect the container.
+
+    mkstemp makes it 0600; it gets the permissions a plainly created file would have (0666 minus the umask), since
+    it becomes the user's output."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(name, 0o666 & ~_umask())
     return Path(name)
 
 
 def temp_dir_for(path: Path) -> Path:
-    """Return a fresh hidden sibling directory of ``path`` for a frame folder being written."""
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    """Return a fresh hidden sibling directory of ``path`` for a frame folder being written (0777 minus the umask,
+    not mkdtemp's 0700)."""
+    name = tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    os.chmod(name, 0o777 & ~_umask())
+    return Path(name)
 
 
 def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:

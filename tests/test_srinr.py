@@ -243,3 +243,16 @@ def test_registry_variants_match_the_module_table():
         assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
         for attr in ("residual", "coords", "texture_mode", "decoder_codes", "n_levels", "patch_size"):
             assert getattr(a, attr) == getattr(b, attr), (variant, attr)
+
+
+def test_eval_model_takes_real_scales_on_image_sets(capsys):
+    import json
+
+    from vsrkit.cli import main
+
+    assert main(["eval-model", "srinr", "--layout", "images", "--dataset", "skimage:coins", "--scale", "3.5",
+                 "--crop-border", "4", "--json"]) == 0
+    mean = json.loads(capsys.readouterr().out)["mean"]
+    assert mean["frames"] == 1 and 20 < mean["psnr_rgb"] < 40
+    assert main(["eval-model", "basicvsr", "--dataset", "sample:carphone", "--scale", "2.5"]) == 2
+    assert "not an integer" in capsys.readouterr().err

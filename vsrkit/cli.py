@@ -388,13 +388,16 @@ def _add_eval_model(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="vsrkit .safetensors weights (default: the shipped ones)")
     p.add_argument("--variant", default=None)
     p.add_argument("--dataset", default=None, help="dataset root, clip folder, video, or sample:NAME")
-    p.add_argument("--layout", default="folder", help="folder (default), reds, vid4, udm10, vimeo90k, gopro")
+    p.add_argument("--layout", default="folder",
+                   help="folder (default), reds, vid4, udm10, vimeo90k, gopro, or images (--dataset: an image folder "
+                   "or comma-separated files / skimage:NAME photos; LR by MATLAB bicubic at --scale)")
     p.add_argument("--lr", default=None, help="pre-made LR folder name or path (e.g. BIx4); else degrade on the fly")
     p.add_argument("--degradation", default="bi", help="protocol applied on the fly when no LR is given")
     p.add_argument("--protocol", default=None, help="named evaluation protocol (crop, channel, frames, average)")
     p.add_argument("--crop-border", type=int, default=0)
     p.add_argument("--max-frames", type=int, default=None)
-    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--scale", type=float, default=4,
+                   help="integer for video datasets; any real value with --layout images and an arbitrary-scale model")
     p.add_argument("--chunk", type=int, default=1000, help="frames per chunk (default: whole clips, as papers do)")
     p.add_argument("--chunk-overlap", type=int, default=0)
     p.add_argument("--tile", type=int, default=None)
@@ -425,7 +428,12 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         cfg = load_config(args.model)
         name = (cfg.get("model") or {}).get("name")
         section = dict((cfg.get("datasets") or {}).get("val") or {})
-    if args.dataset:
+    if args.dataset and args.layout == "images":
+        section = {"type": "images", "images": [x for x in args.dataset.split(",") if x], "eval_scale": args.scale}
+    elif not float(args.scale).is_integer():
+        raise VsrkitError(f"--scale {args.scale:g} is not an integer: non-integer scales need --layout images and an "
+                          "arbitrary-scale model (e.g. srinr)")
+    elif args.dataset:
         section = {"type": args.layout, "protocol": args.degradation}
         if args.dataset.startswith("sample:"):
             section.update(type="samples", clips=[args.dataset[len("sample:"):]])
@@ -439,12 +447,15 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         raise VsrkitError("no dataset: pass --dataset PATH (or sample:NAME), or a config with datasets.val")
     if args.max_frames:
         section["max_frames"] = args.max_frames
+    from vsrkit.models import spec as model_spec_of
+
+    arbitrary = name is not None and model_spec_of(name).arbitrary_scale
     model, model_spec = resolve_model(name, variant=args.variant, weights=args.weights,
-                                      scale=None if name and name != "bicubic" else args.scale)
+                                      scale=args.scale if (arbitrary or not name or name == "bicubic") else None)
     options = InferenceOptions(chunk=args.chunk, chunk_overlap=args.chunk_overlap, tile=args.tile, device=args.device)
     if args.dynavsr:
         return _eval_dynavsr(args, model, model_spec, section, options)
-    dataset = build_eval_dataset(section, args.scale)
+    dataset = build_eval_dataset(section, args.scale if section.get("type") == "images" else int(args.scale))
     result = evaluate_model(model, model_spec, dataset, protocol=args.protocol, options=options, save_dir=args.save,
                             **({} if args.protocol else {"crop_border": args.crop_border}))
     print(json.dumps(result, allow_nan=False) if args.json else format_table(result))

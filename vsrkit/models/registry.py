@@ -170,7 +170,10 @@ register(
         arbitrary_scale=True,
         temporal="recurrent",  # an output frame depends on the clip (its time coordinate spans the clip)
         variants={"paper": {"mode": "video"},
-                  "small": {"mode": "video", "n_levels": 6, "log2_table_size": 14, "finest_resolution": 64}},
+                  "small": {"mode": "video", "n_levels": 6, "log2_table_size": 14, "finest_resolution": 64},
+                  "small_residual": {"mode": "video", "n_levels": 6, "log2_table_size": 14, "finest_resolution": 64,
+                                     "residual": True, "coords": "local", "texture": "pixel",
+                                     "decoder_codes": True}},
         default_variant="paper",
         paper="Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution",
         status="implemented",  # no official weights exist

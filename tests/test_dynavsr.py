@@ -236,3 +236,28 @@ def test_eval_model_dynavsr_protocols_report_base_and_adapted(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["protocol"] for r in rows] == ["mixed"] and rows[0]["clip"] == "carphone_pristine"
     assert rows[0]["psnr_adapted"] != rows[0]["psnr_base"] and rows[0]["adapt_seconds"] > 0
+
+
+def test_legacy_joint_training_is_the_official_effective_objective(real_frames):
+    """legacy_joint_training: the inner loss at the base point (no adaptation) summed over tasks, plus L_HR/B; the
+    fidelity term alone already trains the MFDN through VSR(MFDN(LR)), as in the official loop."""
+    from vsrkit.engine.recipes.dynavsr import DynaVSRRecipe
+
+    cfg = {"model": {"name": "edvr", "variant": "tiny_x2"}, "scale": 2,
+           "dynavsr": {"legacy_joint_training": True, "mfdn": {"num_feat": 8}, "slr_weight_inner": 0.0,
+                       "slr_weight_outer": 0.0}}
+    torch.manual_seed(0)
+    recipe = DynaVSRRecipe(cfg)
+    pair = recipe.build_model()
+    clip = _clip(real_frames)
+    spec = registry.spec("edvr")
+    gt = torch.cat([window_batch(clip, spec, [2]), window_batch(clip.flip(-1), spec, [2])])
+    lq = torch.nn.functional.avg_pool2d(gt.flatten(0, 1), 2).unflatten(0, gt.shape[:2])
+    slr = torch.nn.functional.avg_pool2d(lq.flatten(0, 1), 2).unflatten(0, lq.shape[:2])
+    losses = recipe.compute_losses(pair, {"lq": lq, "gt": gt, "slr": slr}, 1)
+    expect = sum(inner_loss(pair.vsr, pair.mfdn, lq[i : i + 1], slr[i : i + 1], recipe.loss_fn, slr_weight=0.0)[0]
+                 for i in range(2))
+    torch.testing.assert_close(losses["l_inner"], expect)
+    assert float(losses["l_slr"]) == 0.0
+    sum(losses.values()).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in pair.mfdn.parameters() if p.dim() > 1)

@@ -117,7 +117,8 @@ class DynaVSRRecipe(Recipe):
     """Config block ``dynavsr``: ``stage`` (``mfdn`` | ``backbone`` | ``meta``), ``mfdn`` (MFDN kwargs, default
     ``{num_feat: 64}``; the scale is the config's ``scale``), ``init`` (pair weights to start from), ``loss``
     (backbone loss name; default the backbone's own), ``alpha``, ``alpha_mfdn``, ``inner_steps``, ``inner_rule``,
-    ``second_order``, ``slr_weight_inner``, ``slr_weight_outer``."""
+    ``second_order``, ``slr_weight_inner``, ``slr_weight_outer``, ``legacy_joint_training`` (the official loop's
+    effective objective instead of MAML; see :meth:`_legacy_joint_losses`)."""
 
     def __init__(self, cfg: dict[str, Any]) -> None:
         super().__init__(cfg)
@@ -149,6 +150,8 @@ class DynaVSRRecipe(Recipe):
             return {"l_pix": self.loss_fn(out, centre_target(out, gt))}
         o = self.opts
         b = lq.shape[0]
+        if o.get("legacy_joint_training"):
+            return self._legacy_joint_losses(pair, lq, gt, batch["slr"])
         totals: dict[str, Tensor] = {}
         before, after = 0.0, 0.0
         for i in range(b):
@@ -169,4 +172,21 @@ class DynaVSRRecipe(Recipe):
         self.last = {"l_hr_unadapted": before, "l_hr_adapted": after}
         if iteration % self.print_freq == 0:
             log.info("iter %d: HR loss unadapted %.6f, adapted %.6f", iteration, before, after)
+        return totals
+
+    def _legacy_joint_losses(self, pair: DynaVSRPair, lq: Tensor, gt: Tensor, slr: Tensor) -> dict[str, Tensor]:
+        """What the official meta-training loop effectively optimises (reference §7 defect 1; for ablations and for
+        re-training the way the released weights were made): no adaptation — per task the inner loss at the base
+        point, plus ``L_HR/B`` and ``λ_out·L_SLR/B``, summed over the ``B`` tasks."""
+        b = lq.shape[0]
+        w_in = float(self.opts.get("slr_weight_inner", 1.0))
+        w_out = float(self.opts.get("slr_weight_outer", 0.1))
+        totals = {"l_inner": lq.new_zeros(()), "l_hr": lq.new_zeros(()), "l_slr": lq.new_zeros(())}
+        for i in range(b):
+            task_lq, task_gt, task_slr = lq[i : i + 1], gt[i : i + 1], slr[i : i + 1]
+            l_in, _ = inner_loss(pair.vsr, pair.mfdn, task_lq, task_slr, self.loss_fn, slr_weight=w_in)
+            out = pair.vsr(task_lq)
+            totals["l_inner"] = totals["l_inner"] + l_in
+            totals["l_hr"] = totals["l_hr"] + self.loss_fn(out, centre_target(out, task_gt)) / b
+            totals["l_slr"] = totals["l_slr"] + w_out * F.l1_loss(pair.mfdn(task_lq), task_slr) / b
         return totals

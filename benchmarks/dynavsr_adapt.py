@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from vsrkit.data.samples import sample_clip
-from vsrkit.engine.adapt import evaluate_protocols
+from vsrkit.engine.adapt import evaluate_protocols, format_adaptation_rows
 from vsrkit.engine.recipes.dynavsr import DynaVSRPair, load_pair
 from vsrkit.models import registry
 from vsrkit.models.dynavsr import MFDN
@@ -76,11 +76,7 @@ def main() -> None:
         protocols = [("dynavsr-iso", {"sigma": 1.2}), ("dynavsr-aniso", {"theta_deg": 45}), ("mixed", {"seed": 0})]
     rows = evaluate_protocols(pair.vsr.eval(), spec, pair.mfdn.eval(), hr, protocols=protocols, steps=args.steps,
                               lr=args.lr, per=args.per, mfdn_fixed=fixed)
-    print(f"{'protocol':<16}{'setting':<14}{'base dB':>9}{'adapted':>9}{'gain':>8}{'adapt s':>9}{'SR s':>8}")
-    for r in rows:
-        setting = ",".join(f"{k}={v}" for k, v in r.items() if k in ("sigma", "theta_deg", "seed"))
-        print(f"{r['protocol']:<16}{setting:<14}{r['psnr_base']:>9.3f}{r['psnr_adapted']:>9.3f}{r['gain']:>+8.3f}"
-              f"{r['adapt_seconds']:>9.2f}{r['sr_seconds']:>8.2f}")
+    print(format_adaptation_rows(rows))
     print(f"mean gain {np.mean([r['gain'] for r in rows]):+.3f} dB over {len(rows)} settings "
           f"(RGB PSNR, uint8, full frame, {args.frames} frames, per={args.per}, steps={args.steps}, lr={args.lr})")
 

@@ -105,17 +105,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
                                       untrained=args.untrained)
     adapter = None
     if args.adapt == "dynavsr":
-        from vsrkit.engine.adapt import AdaptingBackbone, load_mfdn
+        from vsrkit.engine.adapt import AdaptingBackbone
 
-        mfdn_path = args.mfdn or zoo.shipped_path("mfdn")
-        if mfdn_path is None:
-            raise VsrkitError("--adapt dynavsr needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
-        if args.adapt_lr is None:  # the step the shipped backbone was meta-trained for; else the official one
-            entry = zoo.SHIPPED.get(model_spec.name) if args.weights is None else None
-            shipped_adapt = entry.evaluation.get("adapt") if entry is not None else None
-            args.adapt_lr = float(shipped_adapt["lr"]) if shipped_adapt else 1e-5
-        model = adapter = AdaptingBackbone(model, model_spec, load_mfdn(str(mfdn_path)), steps=args.adapt_steps,
-                                           lr=args.adapt_lr)
+        mfdn, args.adapt_lr = _adaptation_inputs(args, model_spec.name, "--adapt dynavsr")
+        model = adapter = AdaptingBackbone(model, model_spec, mfdn, steps=args.adapt_steps, lr=args.adapt_lr)
     elif args.mfdn:
         raise VsrkitError("--mfdn only applies with --adapt dynavsr: add it or drop --mfdn")
     options = InferenceOptions(
@@ -213,24 +206,32 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adaptation_inputs(args: argparse.Namespace, backbone: str, flag: str):
+    """The MFDN (``--mfdn`` or the shipped one) and the adaptation lr (``--adapt-lr``; else the step the shipped
+    backbone was meta-trained for when it runs its shipped weights; else the official 1e-5)."""
+    from vsrkit import zoo
+    from vsrkit.engine.adapt import load_mfdn
+
+    mfdn_path = args.mfdn or zoo.shipped_path("mfdn")
+    if mfdn_path is None:
+        raise VsrkitError(f"{flag} needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
+    lr = args.adapt_lr
+    if lr is None:
+        entry = zoo.SHIPPED.get(backbone) if args.weights is None else None
+        lr = float(entry.evaluation["adapt"]["lr"]) if entry is not None and "adapt" in entry.evaluation else 1e-5
+    return load_mfdn(str(mfdn_path)), lr
+
+
 def _eval_dynavsr(args: argparse.Namespace, model, model_spec, section: dict, options) -> int:
     """``eval-model --dynavsr``: every clip's HR frames under DynaVSR's test protocols, unadapted vs adapted."""
     import numpy as np
 
-    from vsrkit import zoo
-    from vsrkit.engine.adapt import dynavsr_test_protocols, evaluate_protocols, load_mfdn
+    from vsrkit.engine.adapt import dynavsr_test_protocols, evaluate_protocols, format_adaptation_rows
     from vsrkit.engine.config import build_eval_dataset
     from vsrkit.engine.infer import tensor_to_frames
 
-    mfdn_path = args.mfdn or zoo.shipped_path("mfdn")
-    if mfdn_path is None:
-        raise VsrkitError("--dynavsr needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
-    mfdn = load_mfdn(str(mfdn_path))
+    mfdn, lr = _adaptation_inputs(args, model_spec.name, "--dynavsr")
     scale = int(mfdn.scale)
-    lr = args.adapt_lr
-    if lr is None:
-        entry = zoo.SHIPPED.get(model_spec.name) if args.weights is None else None
-        lr = float(entry.evaluation["adapt"]["lr"]) if entry is not None and "adapt" in entry.evaluation else 1e-5
     protocols = dynavsr_test_protocols(("iso", "aniso", "mixed") if args.dynavsr == "all" else (args.dynavsr,))
     dataset = build_eval_dataset({**section, "protocol": "bi"}, scale)  # only the (mod-cropped) HR frames are used
     multiple = 4 * scale * max(model_spec.size_multiple, 1)
@@ -245,11 +246,7 @@ def _eval_dynavsr(args: argparse.Namespace, model, model_spec, section: dict, op
     if args.json:
         print(json.dumps(rows, allow_nan=False))
         return 0
-    print(f"{'clip':<20}{'protocol':<15}{'setting':<14}{'base dB':>9}{'adapted':>9}{'gain':>8}{'adapt s':>9}")
-    for r in rows:
-        setting = ",".join(f"{k}={r[k]}" for k in ("sigma", "theta_deg", "seed") if k in r)
-        print(f"{r['clip']:<20}{r['protocol']:<15}{setting:<14}{r['psnr_base']:>9.3f}{r['psnr_adapted']:>9.3f}"
-              f"{r['gain']:>+8.3f}{r['adapt_seconds']:>9.2f}")
+    print(format_adaptation_rows(rows))
     print(f"mean: base {np.mean([r['psnr_base'] for r in rows]):.3f} dB, adapted "
           f"{np.mean([r['psnr_adapted'] for r in rows]):.3f} dB (RGB, uint8, full frame; {args.adapt_steps} step(s), "
           f"lr {lr:g}, per {args.adapt_per})")

@@ -222,37 +222,36 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     """
     import hashlib
 
-    from vsrkit.models.weights import load_into, read_card, save_weights, sha256_file
+    from vsrkit.models.weights import read_card, save_weights, sha256_file
 
     entry = SHIPPED[name]
     out_dir = Path(out_dir) if out_dir is not None else weights_dir()
     src_card = read_card(src)
     model = _load(entry, Path(src))
-    scores32 = evaluate_entry(name, src) if entry.evaluation.get("kind") != "none" else {}
+    scores = evaluate_entry(name, src) if entry.evaluation.get("kind") != "none" else {}
     card = {k: v for k, v in src_card.items() if k not in ("best",)}
     card.update({"method": entry.method, "zoo_name": name, "role": entry.role, "config": entry.config,
                  "training": training, "evaluation": entry.evaluation, "source_sha256": sha256_file(src)})
     dst = out_dir / entry.file
     storage = "fp32"
     if fp16:
-        half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-        probe = _load(entry, Path(src))  # the fp16-rounded weights, computed in fp32 as at load time
-        probe.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()}, strict=True)
-        tmp = save_weights(probe, out_dir / f".{entry.file}.fp16check", card)
-        scores16 = evaluate_entry(name, tmp) if scores32 else {}
+        model.half()  # loading casts back to fp32, so the check scores the fp16-rounded weights as users run them
+        tmp = save_weights(model, out_dir / f".{entry.file}.fp16check", card)
+        scores16 = evaluate_entry(name, tmp) if scores else {}
         tmp.unlink()
-        delta = abs(_headline(scores16) - _headline(scores32)) if scores32 else 0.0
+        delta = abs(_headline(scores16) - _headline(scores)) if scores else 0.0
         if delta <= tolerance_db:
             storage = "fp16"
-            model = probe.half()
             card["fp16_delta_db"] = round(delta, 5)
-            scores32 = scores16 or scores32
+            scores = scores16 or scores
+        else:
+            model = _load(entry, Path(src))  # keep the fp32 weights
     card["storage"] = storage
-    card["scores"] = scores32
+    card["scores"] = scores
     card["tensor_sha256"] = hashlib.sha256(b"".join(
         v.detach().cpu().contiguous().numpy().tobytes() for _, v in sorted(model.state_dict().items()))).hexdigest()
     save_weights(model, dst, card)
-    load_into(_load(entry, dst), dst)  # it loads strictly through the normal path
+    _load(entry, dst)  # it loads strictly through the normal path
     idx = index()
     idx[name] = {"file": entry.file, "sha256": sha256_file(dst), "bytes": dst.stat().st_size}
     tmp_index = out_dir / ".index.json.partial"

@@ -332,6 +332,18 @@ def evaluate_protocols(
     return rows
 
 
+def format_adaptation_rows(rows: list[dict[str, Any]]) -> str:
+    """:func:`evaluate_protocols` rows as a text table (with a ``clip`` column when the rows carry one)."""
+    clip = any("clip" in r for r in rows)
+    lines = [(f"{'clip':<20}" if clip else "") + f"{'protocol':<16}{'setting':<14}{'base dB':>9}{'adapted':>9}"
+             f"{'gain':>8}{'adapt s':>9}{'SR s':>8}"]
+    for r in rows:
+        setting = ",".join(f"{k}={r[k]}" for k in ("sigma", "theta_deg", "seed") if k in r)
+        lines.append((f"{r['clip']:<20}" if clip else "") + f"{r['protocol']:<16}{setting:<14}{r['psnr_base']:>9.3f}"
+                     f"{r['psnr_adapted']:>9.3f}{r['gain']:>+8.3f}{r['adapt_seconds']:>9.2f}{r['sr_seconds']:>8.2f}")
+    return "\n".join(lines)
+
+
 class AdaptingBackbone(nn.Module):
     """A backbone that adapts itself to every input it sees (DynaVSR at inference, bounded memory).
 

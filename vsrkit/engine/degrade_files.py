@@ -40,13 +40,11 @@ def degrade_path(
     8-bit images; the kernels and parameters of every frame go to the sidecar files.
     """
     proto = get_protocol(protocol, scale=scale, noise=noise)
-    if dst.exists() and not overwrite:
-        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
-    for out in (dst, save_hr):
-        if out is not None and out.exists() and src.exists() and out.resolve() == src.resolve():
+    for out in (dst, save_hr) if save_hr is not None else (dst,):
+        if out.exists() and not overwrite:
+            raise VsrkitError(f"output {str(out)!r} already exists: pass --overwrite or choose another name")
+        if out.exists() and src.exists() and out.resolve() == src.resolve():
             raise VsrkitError(f"output {str(out)!r} is the input: choose another output name")
-    if save_hr is not None and save_hr.exists() and not overwrite:
-        raise VsrkitError(f"output {str(save_hr)!r} already exists: pass --overwrite or choose another name")
     with open_reader(src, dtype="uint8") as reader:
         info = reader.info
         frames = []

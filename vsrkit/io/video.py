@@ -541,8 +541,7 @@ class VideoWriter(atomic.AtomicWriter):
         self.frames_written = 0
         self._matrix, self._range = color_matrix, color_range
         self._src: Any = None
-        self._tmp: Path | None = None
-        self._tmp = atomic.temp_file_for(self.path)
+        self._tmp: Path | None = atomic.temp_file_for(self.path)
         self._closed = False
         try:  # everything after the temp file exists: an exception anywhere (even SIGTERM) removes it
             self._open(codec, crf, preset, pix_fmt, suffix, options or {}, copy_streams_from)

@@ -142,6 +142,14 @@ register(
         receptive_margin=None,
     )
 )
+# SR-INR variants (kwargs over the constructor's paper defaults), shared by the image and video entries; the same
+# settings as vsrkit.models.srinr.VARIANTS (a test keeps them equal).
+_SRINR_VARIANTS: dict[str, dict] = {
+    "paper": {},
+    "small": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64},
+    "small_residual": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64, "residual": True,
+                       "coords": "local", "texture": "pixel", "decoder_codes": True},
+}
 register(
     ModelSpec(
         name="srinr",
@@ -150,11 +158,7 @@ register(
         scale=None,
         arbitrary_scale=True,
         temporal="frame",  # image mode: every frame on its own (t = 0)
-        variants={v: dict(kw) for v, kw in {
-            "paper": {}, "small": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64},
-            "small_residual": {"n_levels": 6, "log2_table_size": 14, "finest_resolution": 64, "residual": True,
-                               "coords": "local", "texture": "pixel", "decoder_codes": True},
-        }.items()},
+        variants={v: dict(kw) for v, kw in _SRINR_VARIANTS.items()},
         default_variant="paper",
         paper="Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution",
         status="implemented",  # no official weights exist
@@ -169,11 +173,7 @@ register(
         scale=None,
         arbitrary_scale=True,
         temporal="recurrent",  # an output frame depends on the clip (its time coordinate spans the clip)
-        variants={"paper": {"mode": "video"},
-                  "small": {"mode": "video", "n_levels": 6, "log2_table_size": 14, "finest_resolution": 64},
-                  "small_residual": {"mode": "video", "n_levels": 6, "log2_table_size": 14, "finest_resolution": 64,
-                                     "residual": True, "coords": "local", "texture": "pixel",
-                                     "decoder_codes": True}},
+        variants={v: {"mode": "video", **kw} for v, kw in _SRINR_VARIANTS.items()},
         default_variant="paper",
         paper="Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution",
         status="implemented",  # no official weights exist

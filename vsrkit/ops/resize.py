@@ -26,13 +26,14 @@ from vsrkit.errors import VsrkitError
 __all__ = ["imresize", "cubic", "resize_matrix", "cubic_sample"]
 
 
-def cubic(t: np.ndarray) -> np.ndarray:
-    """Keys cubic convolution kernel with a = −0.5 (MATLAB's ``cubic``), float64, support |t| < 2."""
-    a = np.abs(t)
+def cubic(t: np.ndarray | Tensor) -> np.ndarray | Tensor:
+    """Keys cubic convolution kernel with a = −0.5 (MATLAB's ``cubic``), support |t| < 2; NumPy or torch in, same
+    type out (the piece masks multiply, so one formula serves both)."""
+    a = abs(t)
     a2, a3 = a * a, a * a * a
     inner = 1.5 * a3 - 2.5 * a2 + 1.0
     outer = -0.5 * a3 + 2.5 * a2 - 4.0 * a + 2.0
-    return np.where(a <= 1.0, inner, np.where(a <= 2.0, outer, 0.0))
+    return inner * (a <= 1.0) + outer * ((a > 1.0) & (a <= 2.0))
 
 
 def _output_length(n: int, scale: float) -> int:
@@ -136,15 +137,6 @@ def imresize(
     return y
 
 
-def _cubic_torch(t: Tensor) -> Tensor:
-    """:func:`cubic` on tensors (Keys, a = −0.5)."""
-    a = t.abs()
-    a2, a3 = a * a, a * a * a
-    inner = 1.5 * a3 - 2.5 * a2 + 1.0
-    outer = -0.5 * a3 + 2.5 * a2 - 4.0 * a + 2.0
-    return torch.where(a <= 1.0, inner, torch.where(a <= 2.0, outer, torch.zeros_like(a)))
-
-
 def _mirror(idx: Tensor, n: int) -> Tensor:
     """MATLAB's symmetric index mirroring (edge repeated) of 0-based integer indices into ``[0, n)``."""
     m = torch.remainder(idx, 2 * n)
@@ -166,8 +158,8 @@ def cubic_sample(image: Tensor, xy: Tensor) -> Tensor:
     x0, y0 = torch.floor(px), torch.floor(py)
     ix = x0.long()[..., None] + taps  # (N, Q, 4)
     iy = y0.long()[..., None] + taps
-    wx = _cubic_torch(px[..., None] - ix.to(px.dtype))
-    wy = _cubic_torch(py[..., None] - iy.to(py.dtype))
+    wx = cubic(px[..., None] - ix.to(px.dtype))
+    wy = cubic(py[..., None] - iy.to(py.dtype))
     wx = wx / wx.sum(-1, keepdim=True)
     wy = wy / wy.sum(-1, keepdim=True)
     flat = _mirror(iy, h)[..., :, None] * w + _mirror(ix, w)[..., None, :]  # (N, Q, 4, 4)

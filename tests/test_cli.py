@@ -574,5 +574,32 @@ def test_sigterm_leaves_no_partial_output(tmp_path):
     assert list(tmp_path.glob(".out.mp4.partial*")), "the upscale never started writing"
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143 and "terminated" in err
+    assert proc.returncode == 143 and "terminated" in err, err[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+def test_a_swallowed_stop_request_still_prevents_the_commit(tmp_path):
+    """A SIGTERM whose exception a library swallows must still stop the output from being published, and the
+    command's handlers must be gone (and the request forgotten) once it returns."""
+    import os
+    import signal
+    import time
+
+    from vsrkit import interrupt
+    from vsrkit.io import VideoWriter
+
+    before = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "out.mp4"
+    with interrupt.stop_handlers():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1.0)  # the handler runs at the next bytecode boundary of this (main) thread
+        except interrupt.Terminated:
+            pass  # swallowed, as a finaliser or an over-broad except would
+        writer = VideoWriter(out, fps=25, width=64, height=48)
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+        with pytest.raises(interrupt.Terminated):
+            writer.close()
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before
+    interrupt.check()  # the request ended with the command

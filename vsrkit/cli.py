@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from vsrkit import interrupt
 from vsrkit.errors import VsrkitError
 
 
@@ -516,24 +517,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Terminated(Exception):
-    """SIGTERM, turned into an exception so open writers abort and remove their temporary files."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise _Terminated()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    import signal
-    import threading
+    with interrupt.stop_handlers():
+        return _run_command(args)
 
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+
+def _run_command(args: argparse.Namespace) -> int:
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        interrupt.check()  # a stop whose exception some library swallowed still ends the command as stopped
+        return rc
     except VsrkitError as exc:
         print(f"vsrkit: error: {exc}", file=sys.stderr)
         return 2
@@ -545,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vsrkit: interrupted (no output was written)", file=sys.stderr)
         return 130
-    except _Terminated:
+    except interrupt.Terminated:
         print("vsrkit: terminated (no output was written)", file=sys.stderr)
         return 143
 

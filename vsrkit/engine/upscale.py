@@ -17,6 +17,7 @@ import numpy as np
 from torch import nn
 from tqdm import tqdm
 
+from vsrkit import interrupt
 from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.errors import VsrkitError
 from vsrkit.io import open_reader, open_writer
@@ -233,6 +234,7 @@ def upscale_video(
         try:
             with writer:
                 for out in runner.stream(frames()):
+                    interrupt.check()
                     t0 = time.perf_counter()
                     writer.write(out, time=times.popleft())
                     stats.write_wait_seconds += time.perf_counter() - t0

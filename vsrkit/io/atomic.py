@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from vsrkit import interrupt
 from vsrkit.errors import VsrkitError
 
 
@@ -65,7 +66,9 @@ def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
 
     Without ``overwrite`` the move must not clobber something that appeared meanwhile: a hard link is used for files
     (fails atomically if the target exists) and a plain rename for directories (fails on a non-empty target).
+    After a stop request (SIGTERM/Ctrl-C, see :mod:`vsrkit.interrupt`) nothing is committed: the request is raised.
     """
+    interrupt.check()
     if tmp.is_dir():
         if final.exists():
             if not overwrite:

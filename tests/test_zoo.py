@@ -61,6 +61,7 @@ def test_resolve_model_loads_shipped_weights(name):
     own = model.state_dict()
     assert spec.name == zoo.SHIPPED[name].method
     assert all(torch.equal(own[k], v.to(own[k].dtype)) for k, v in state.items())
+    assert zoo.parameter_count(name) == sum(p.numel() for p in model.parameters())  # what `vsrkit models` shows
     with pytest.raises(VsrkitError, match="shipped"):
         resolve_model(name, variant="paper")
 

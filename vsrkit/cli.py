@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -312,7 +313,6 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def shipped_table() -> list[dict]:
     """One row per shipped checkpoint: name, variant, parameters, evaluation protocol, held-out PSNR-Y vs bicubic."""
     from vsrkit import zoo
-    from vsrkit.models.weights import load_state_dict
 
     rows = []
     for name, entry in zoo.SHIPPED.items():
@@ -334,7 +334,7 @@ def shipped_table() -> list[dict]:
         else:
             psnr_y = bic = None
             protocol = "-"
-        params = sum(v.numel() for v in load_state_dict(path).values())
+        params = zoo.parameter_count(name)
         rows.append({"name": name, "variant": card.get("variant") or "-", "params": params, "protocol": protocol,
                      "psnr_y": psnr_y, "bicubic_psnr_y": bic, "role": entry.role, "file": entry.file})
     return rows
@@ -366,7 +366,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name") or Path(args.config).stem)
     summary = train(cfg, out, resume=args.resume, progress=not args.quiet)
-    if int(__import__("os").environ.get("RANK", "0")) == 0:
+    if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {summary['iter']} iterations into {out}; weights: {out / 'weights' / 'latest.safetensors'}")
     return 0
 

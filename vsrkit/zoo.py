@@ -140,6 +140,23 @@ def _load(entry: Shipped, path: Path) -> nn.Module:
     return load_model(path).eval()
 
 
+def parameter_count(name: str) -> int:
+    """Learnable parameters of shipped checkpoint ``name`` (as ``vsrkit models`` counts registry variants: buffers
+    such as attention index tables are not parameters), from the architecture its card names, built without memory."""
+    card = shipped_card(name)
+    entry = SHIPPED[name]
+    with torch.device("meta"):
+        if entry.method in ("mfdn", "sfdn"):
+            from vsrkit.models.dynavsr import MFDN, SFDN
+
+            model = {"mfdn": MFDN, "sfdn": SFDN}[entry.method](**card.get("overrides", {}))
+        else:
+            from vsrkit.models import build
+
+            model = build(entry.method, card.get("variant"), **card.get("overrides", {}))
+    return sum(p.numel() for p in model.parameters())
+
+
 def _clip_scores(model: nn.Module, entry: Shipped, frames: int | None) -> dict[str, Any]:
     from vsrkit.engine.config import build_eval_dataset
     from vsrkit.engine.evaluate import predict_clips

@@ -603,3 +603,17 @@ def test_a_swallowed_stop_request_still_prevents_the_commit(tmp_path):
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is before
     interrupt.check()  # the request ended with the command
+
+
+def test_upscale_keeps_a_phone_video_upright(tmp_path, capsys):
+    """The display-rotation tag of the input reaches the upscaled video (else phone clips come out sideways)."""
+    from vsrkit.io import VideoWriter, probe
+
+    src = tmp_path / "phone.mp4"
+    with VideoWriter(src, fps=30, width=32, height=24, rotation=90) as w:
+        for i in range(3):
+            w.write(np.full((24, 32, 3), 40 * i, np.uint8))
+    rc, _, err = run_cli(capsys, "upscale", str(src), "-o", str(tmp_path / "up.mp4"), "-m", "bicubic", "--quiet")
+    assert rc == 0, err
+    info = probe(tmp_path / "up.mp4")
+    assert info.rotation == 90 and (info.width, info.height) == (128, 96)

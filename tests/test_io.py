@@ -121,6 +121,32 @@ def test_vfr_timestamps_preserved(tmp_path):
     assert [f.time for f in frames] == pytest.approx(times, abs=1.5e-3)
 
 
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_display_rotation_is_read_and_carried_to_the_output(tmp_path, rotation, caplog):
+    """Phone videos store sensor-orientation pixels plus a display rotation: probe reports it, a video written
+    ``like`` the input carries the same tag (so players show it upright), pixels and size stay as stored."""
+    src = tmp_path / "phone.mp4"
+    with VideoWriter(src, fps=25, width=64, height=48, rotation=rotation) as w:
+        for i in range(3):
+            w.write(pattern(i))
+    info, frames = read_all(src)
+    assert info.rotation == rotation and (info.width, info.height) == (64, 48)
+    assert frames[0].rgb.shape == (48, 64, 3)
+    out = tmp_path / "out.mkv"
+    with open_writer(out, like=info) as w:
+        for f in frames:
+            w.write(f.rgb)
+    assert probe(out).rotation == rotation
+    assert probe(tmp_path / "out.mkv").width == 64
+    with caplog.at_level("WARNING"):
+        with open_writer(tmp_path / "pngs", like=info) as w:
+            w.write(frames[0].rgb)
+    assert f"rotated by {rotation} degrees" in caplog.text
+    assert read_all(tmp_path / "pngs")[0].rotation == 0
+    with pytest.raises(VsrkitError, match="multiple of 90"):
+        VideoWriter(tmp_path / "bad.mp4", fps=25, width=64, height=48, rotation=45)
+
+
 def test_frame_folder_roundtrip_and_natural_sort(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

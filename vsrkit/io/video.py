@@ -82,6 +82,9 @@ class VideoInfo:
     color_matrix_source: str = "tagged"  # 'tagged' or 'guessed' (untagged stream, HD rule applied)
     start_time: float = 0.0  # presentation time of the first frame (non-zero e.g. in MPEG-TS)
     is_folder: bool = False
+    # Display rotation in degrees counter-clockwise (phone videos: the pixels are stored as the sensor saw them and
+    # players turn them). vsrkit processes the stored pixels and writes the same rotation tag on video outputs.
+    rotation: int = 0
 
 
 @dataclass
@@ -351,15 +354,30 @@ def _probe_video(path: str) -> VideoInfo:
             duration = container.duration / av.time_base
         num = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration else None)
         start = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base is not None else 0.0
+        rotation = _display_rotation(container, s)
         return VideoInfo(
             path=str(path), width=cc.width, height=cc.height, fps=fps, num_frames=num, duration=duration,
             pix_fmt=fmt.name, bit_depth=_bit_depth(fmt), color_matrix=matrix,
             color_range=_resolve_range(cc.color_range, fmt), has_audio=bool(container.streams.audio),
             has_subtitles=bool(container.streams.subtitles), codec=cc.name, color_matrix_source=matrix_src,
-            start_time=start,
+            start_time=start, rotation=rotation,
         )
     finally:
         container.close()
+
+
+def _display_rotation(container: Any, stream: Any) -> int:
+    """The display-matrix rotation of ``stream`` (degrees counter-clockwise, one of 0/90/180/270), read from its
+    first frame (PyAV exposes the matrix per frame); 0 when absent, unreadable or not supported by this PyAV."""
+    try:
+        frame = next(container.decode(stream), None)
+    except (av.error.FFmpegError, ValueError):
+        return 0  # an undecodable start is the reader's to report, with its own message
+    try:
+        angle = getattr(frame, "rotation", 0) if frame is not None else 0
+    except (ValueError, TypeError):  # a malformed matrix
+        angle = 0
+    return int(round(float(angle or 0) / 90.0)) % 4 * 90
 
 
 def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
@@ -521,7 +539,7 @@ class VideoWriter(atomic.AtomicWriter):
                  codec: str | None = None, crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p",
                  copy_streams_from: str | os.PathLike | None = None, overwrite: bool = False,
                  color_matrix: str = "bt709", color_range: str = "tv", threaded: bool = True, queue_size: int = 8,
-                 options: dict[str, str] | None = None):
+                 options: dict[str, str] | None = None, rotation: int = 0):
         self.path = atomic.check_output_path(path, overwrite=overwrite, inputs=(copy_streams_from,))
         self._overwrite = overwrite
         suffix = self.path.suffix.lower()
@@ -540,6 +558,9 @@ class VideoWriter(atomic.AtomicWriter):
         self._validate_codec(codec, pix_fmt, suffix)
         self.frames_written = 0
         self._matrix, self._range = color_matrix, color_range
+        self.rotation = int(rotation) % 360
+        if self.rotation % 90:
+            raise VsrkitError(f"display rotation {rotation} is not a multiple of 90 degrees")
         self._src: Any = None
         self._tmp: Path | None = atomic.temp_file_for(self.path)
         self._closed = False
@@ -614,6 +635,12 @@ class VideoWriter(atomic.AtomicWriter):
         cc.colorspace, cc.color_primaries, cc.color_trc = spc, prim, trc
         cc.color_range = int(_RANGE[self._range])
         cc.thread_count = 0
+        if self.rotation:
+            if hasattr(s, "set_display_rotation"):
+                s.set_display_rotation(self.rotation)
+            else:
+                log.warning("this PyAV (%s) cannot tag the display rotation (%d degrees): '%s' will play unrotated; "
+                            "upgrade with pip install -U av", av.__version__, self.rotation, self.path)
         self._stream = s
         self._pix_fmt = pix_fmt
         self._last_pts = -1
@@ -765,8 +792,9 @@ class VideoWriter(atomic.AtomicWriter):
 def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw: Any) -> "VideoWriter | Any":
     """Open a :class:`VideoWriter` (path with a video suffix) or a FrameFolderWriter (no suffix or existing dir).
 
-    ``like`` supplies fps, size and colour matrix defaults (explicit keywords win) and, for video sources, the file
-    to copy audio/subtitles from (pass ``copy_streams_from=None`` to drop them). The output must not be ``like.path``.
+    ``like`` supplies fps, size, colour matrix and display rotation defaults (explicit keywords win) and, for video
+    sources, the file to copy audio/subtitles from (pass ``copy_streams_from=None`` to drop them). The output must not
+    be ``like.path``. Frame folders hold the stored (unrotated) pixels; a rotated source is said once in the log.
     """
     p = Path(path)
     inputs = (like.path if like else None,)
@@ -775,6 +803,9 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
 
         atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
         allowed = {"overwrite", "threaded", "queue_size", "compression"}
+        if like is not None and like.rotation:
+            log.warning("%s is displayed rotated by %d degrees; the PNG frames in '%s' hold the stored, unrotated "
+                        "pixels (write a video to keep the rotation tag)", like.path, like.rotation, p)
         return FrameFolderWriter(p, **{k: v for k, v in kw.items() if k in allowed})
     if like is not None:
         kw.setdefault("fps", like.fps)
@@ -782,6 +813,7 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
         kw.setdefault("height", like.height)
         if like.color_matrix in _OUT_TAGS:
             kw.setdefault("color_matrix", like.color_matrix)
+        kw.setdefault("rotation", like.rotation)
         if not like.is_folder and (like.has_audio or like.has_subtitles):
             kw.setdefault("copy_streams_from", like.path)
     for key in ("fps", "width", "height"):

@@ -122,22 +122,22 @@ def test_vfr_timestamps_preserved(tmp_path):
 
 
 @pytest.mark.parametrize("rotation", [90, 270])
-def test_display_rotation_is_read_and_carried_to_the_output(tmp_path, rotation, caplog):
+def test_display_rotation_and_pixel_aspect_are_read_and_carried_to_the_output(tmp_path, rotation, caplog):
     """Phone videos store sensor-orientation pixels plus a display rotation: probe reports it, a video written
     ``like`` the input carries the same tag (so players show it upright), pixels and size stay as stored."""
     src = tmp_path / "phone.mp4"
-    with VideoWriter(src, fps=25, width=64, height=48, rotation=rotation) as w:
+    with VideoWriter(src, fps=25, width=64, height=48, rotation=rotation, sample_aspect_ratio=Fraction(32, 27)) as w:
         for i in range(3):
             w.write(pattern(i))
     info, frames = read_all(src)
     assert info.rotation == rotation and (info.width, info.height) == (64, 48)
+    assert info.sample_aspect_ratio == Fraction(32, 27)  # anamorphic pixels too
     assert frames[0].rgb.shape == (48, 64, 3)
     out = tmp_path / "out.mkv"
     with open_writer(out, like=info) as w:
         for f in frames:
             w.write(f.rgb)
-    assert probe(out).rotation == rotation
-    assert probe(tmp_path / "out.mkv").width == 64
+    assert probe(out).rotation == rotation and probe(out).sample_aspect_ratio == Fraction(32, 27)
     with caplog.at_level("WARNING"):
         with open_writer(tmp_path / "pngs", like=info) as w:
             w.write(frames[0].rgb)

@@ -85,6 +85,9 @@ class VideoInfo:
     # Display rotation in degrees counter-clockwise (phone videos: the pixels are stored as the sensor saw them and
     # players turn them). vsrkit processes the stored pixels and writes the same rotation tag on video outputs.
     rotation: int = 0
+    # Pixel aspect ratio (anamorphic DVD/broadcast video: non-square pixels); None means square/unknown. An upscale
+    # keeps it, so the output is displayed with the input's shape.
+    sample_aspect_ratio: Fraction | None = None
 
 
 @dataclass
@@ -355,12 +358,14 @@ def _probe_video(path: str) -> VideoInfo:
         num = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration else None)
         start = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base is not None else 0.0
         rotation = _display_rotation(container, s)
+        sar = s.sample_aspect_ratio or cc.sample_aspect_ratio
+        sar = Fraction(sar) if sar and Fraction(sar) > 0 and Fraction(sar) != 1 else None
         return VideoInfo(
             path=str(path), width=cc.width, height=cc.height, fps=fps, num_frames=num, duration=duration,
             pix_fmt=fmt.name, bit_depth=_bit_depth(fmt), color_matrix=matrix,
             color_range=_resolve_range(cc.color_range, fmt), has_audio=bool(container.streams.audio),
             has_subtitles=bool(container.streams.subtitles), codec=cc.name, color_matrix_source=matrix_src,
-            start_time=start, rotation=rotation,
+            start_time=start, rotation=rotation, sample_aspect_ratio=sar,
         )
     finally:
         container.close()
@@ -539,7 +544,8 @@ class VideoWriter(atomic.AtomicWriter):
                  codec: str | None = None, crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p",
                  copy_streams_from: str | os.PathLike | None = None, overwrite: bool = False,
                  color_matrix: str = "bt709", color_range: str = "tv", threaded: bool = True, queue_size: int = 8,
-                 options: dict[str, str] | None = None, rotation: int = 0):
+                 options: dict[str, str] | None = None, rotation: int = 0,
+                 sample_aspect_ratio: Fraction | None = None):
         self.path = atomic.check_output_path(path, overwrite=overwrite, inputs=(copy_streams_from,))
         self._overwrite = overwrite
         suffix = self.path.suffix.lower()
@@ -561,6 +567,7 @@ class VideoWriter(atomic.AtomicWriter):
         self.rotation = int(rotation) % 360
         if self.rotation % 90:
             raise VsrkitError(f"display rotation {rotation} is not a multiple of 90 degrees")
+        self.sample_aspect_ratio = Fraction(sample_aspect_ratio) if sample_aspect_ratio else None
         self._src: Any = None
         self._tmp: Path | None = atomic.temp_file_for(self.path)
         self._closed = False
@@ -635,6 +642,8 @@ class VideoWriter(atomic.AtomicWriter):
         cc.colorspace, cc.color_primaries, cc.color_trc = spc, prim, trc
         cc.color_range = int(_RANGE[self._range])
         cc.thread_count = 0
+        if self.sample_aspect_ratio is not None:
+            cc.sample_aspect_ratio = self.sample_aspect_ratio
         if self.rotation:
             if hasattr(s, "set_display_rotation"):
                 s.set_display_rotation(self.rotation)
@@ -792,7 +801,7 @@ class VideoWriter(atomic.AtomicWriter):
 def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw: Any) -> "VideoWriter | Any":
     """Open a :class:`VideoWriter` (path with a video suffix) or a FrameFolderWriter (no suffix or existing dir).
 
-    ``like`` supplies fps, size, colour matrix and display rotation defaults (explicit keywords win) and, for video
+    ``like`` supplies fps, size, colour matrix, display rotation and pixel aspect ratio defaults (explicit keywords win) and, for video
     sources, the file to copy audio/subtitles from (pass ``copy_streams_from=None`` to drop them). The output must not
     be ``like.path``. Frame folders hold the stored (unrotated) pixels; a rotated source is said once in the log.
     """
@@ -814,6 +823,7 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
         if like.color_matrix in _OUT_TAGS:
             kw.setdefault("color_matrix", like.color_matrix)
         kw.setdefault("rotation", like.rotation)
+        kw.setdefault("sample_aspect_ratio", like.sample_aspect_ratio)
         if not like.is_folder and (like.has_audio or like.has_subtitles):
             kw.setdefault("copy_streams_from", like.path)
     for key in ("fps", "width", "height"):

@@ -538,11 +538,17 @@ def _run_command(args: argparse.Namespace) -> int:
               "the free disk space", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("vsrkit: interrupted (no output was written)", file=sys.stderr)
+        print(f"vsrkit: interrupted ({_what_was_kept(args)})", file=sys.stderr)
         return 130
     except interrupt.Terminated:
-        print("vsrkit: terminated (no output was written)", file=sys.stderr)
+        print(f"vsrkit: terminated ({_what_was_kept(args)})", file=sys.stderr)
         return 143
+
+
+def _what_was_kept(args: argparse.Namespace) -> str:
+    if args.command == "train":
+        return "checkpoints up to the last complete one are kept: continue with --resume auto"
+    return "no output was written"
 
 
 if __name__ == "__main__":  # pragma: no cover

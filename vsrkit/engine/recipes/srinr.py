@@ -11,7 +11,10 @@ Two settings (reference ``sr-inr.md`` §4; always label which one a number comes
   ``targets="lr"`` (default, blind) fits the map LR↓s → LR on the video's own LR frames (nothing but the input is
   used) and then renders LR → HR; ``targets="hr"`` fits with the HR frames as targets, which is our reading of the
   paper's protocol ("trained ... on each dataset"; Tables 1–3 — Table 2/3 for video, Vid4/GoPro at 64→256): an
-  oracle upper bound, never a blind SR result.
+  oracle upper bound, never a blind SR result. Measured (2026-11-22): blind fitting of the shipped generalising
+  model on carphone ×4 (6 frames, 176×144, L1, 4096 queries) *lowers* PSNR — 24.99 dB before, 24.91 after 50 steps
+  at lr 1e-4, 24.05 after 150 steps at 3e-4 — because the LR↓4 inputs are 44×36 pixels, too little to learn from.
+  That is why ``vsrkit upscale`` offers no blind-fitting switch; fit on larger inputs or use it as the oracle.
 
 Config keys (``train.srinr``): ``queries`` (HR pixels per image per step, default 4096), ``loss``
 (``pea_literal`` | ``pea_amplify`` | ``mse`` | ``l1``), ``tau``, ``eps``, ``delta``, ``alpha`` (PEA, see

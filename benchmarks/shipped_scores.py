@@ -2,7 +2,8 @@
 
     python benchmarks/shipped_scores.py                 # all entries: card vs re-measured, plus fps
     python benchmarks/shipped_scores.py --model basicvsr
-    python benchmarks/shipped_scores.py --export basicvsr runs/ship_basicvsr/weights/latest.safetensors
+    python benchmarks/shipped_scores.py --export basicvsr runs/ship_basicvsr/weights/latest.safetensors \
+        --stage "configs/a.yaml: 400 it" --stage "configs/b.yaml: 1000 it from stage 1"
 
 Clip entries are scored on the held-out carphone clip (first 30 frames) under their own protocol against MATLAB
 bicubic on the same LR; SR-INR on the held-out photos at x4/x2/x3.5/x8. fps = LR frames per second through the
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="zoo entry (repeatable); default: all")
     ap.add_argument("--export", nargs=2, metavar=("NAME", "WEIGHTS"), help="write the shipped file of NAME")
+    ap.add_argument("--stage", action="append", default=[], metavar="TEXT",
+                    help="with --export: one training stage that led to WEIGHTS, oldest first (config, iterations, "
+                         "init), recorded in the card as training.stages (repeatable)")
     ap.add_argument("--no-fps", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -64,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         training = {"data": entry.trained_on, "protocol": src_card.get("protocol"),
                     "iterations": src_card.get("iterations"), "config": entry.config,
                     "hardware": zoo.hardware_summary(), "init_weights": src_card.get("init_weights")}
+        if args.stage:
+            training["stages"] = args.stage
         card = zoo.export(name, src, training=training)
         print(json.dumps({"name": name, "storage": card["storage"], "scores": card["scores"]}, indent=2))
         return 0

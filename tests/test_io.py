@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from vsrkit.errors import VsrkitError
+from vsrkit.io.frames import image_size
 from vsrkit.io import FrameFolderWriter, VideoWriter, open_reader, open_writer, probe
 from vsrkit.io.video import _Prefetcher
 
@@ -145,6 +146,20 @@ def test_display_rotation_and_pixel_aspect_are_read_and_carried_to_the_output(tm
     assert read_all(tmp_path / "pngs")[0].rotation == 0
     with pytest.raises(VsrkitError, match="multiple of 90"):
         VideoWriter(tmp_path / "bad.mp4", fps=25, width=64, height=48, rotation=45)
+
+
+def test_image_size_reads_headers_like_the_decoder(tmp_path):
+    """PNG/JPEG sizes come from the header (baseline and progressive JPEG, 16-bit grey PNG); other formats decode;
+    an unreadable file is None."""
+    img = pattern(3)[:37, :53]
+    files = {"a.png": [], "b.jpg": [], "c.jpg": [int(cv2.IMWRITE_JPEG_PROGRESSIVE), 1], "d.bmp": []}
+    for name, params in files.items():
+        assert cv2.imwrite(str(tmp_path / name), img, params)
+    assert cv2.imwrite(str(tmp_path / "e.png"), img[..., 0].astype(np.uint16) * 257)
+    for path in sorted(tmp_path.iterdir()):
+        assert image_size(path) == (37, 53) == cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape[:2], path.name
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    assert image_size(tmp_path / "broken.png") is None
 
 
 def test_frame_folder_roundtrip_and_natural_sort(tmp_path):

@@ -108,11 +108,9 @@ def resolve_model(
 def upscale_image(src: str | Path, dst: str | Path, *, model: nn.Module, model_spec: ModelSpec,
                   options: InferenceOptions | None = None, overwrite: bool = False) -> UpscaleStats:
     """Upscale one image file (PNG/JPG/...) into ``dst`` (written as PNG; 16-bit inputs stay 16-bit)."""
-    import os
-
     import cv2
 
-    from vsrkit.io import read_image
+    from vsrkit.io import atomic, read_image
 
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() != ".png":
@@ -126,10 +124,14 @@ def upscale_image(src: str | Path, dst: str | Path, *, model: nn.Module, model_s
     rgb = read_image(src, dtype="auto")
     out = next(runner.stream(iter([rgb])))
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.partial.png")
-    if not cv2.imwrite(str(tmp), np.ascontiguousarray(out[..., ::-1])):
-        raise VsrkitError(f"could not write {str(dst)!r}: check the folder and the free disk space")
-    os.replace(tmp, dst)
+    tmp = atomic.temp_file_for(dst)
+    try:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(out[..., ::-1])):
+            raise VsrkitError(f"could not write {str(dst)!r}: check the folder and the free disk space")
+        atomic.commit(tmp, dst, overwrite=overwrite)
+    except BaseException:
+        atomic.discard(tmp)
+        raise
     return UpscaleStats(frames=1, seconds=time.perf_counter() - start, model_seconds=runner.model_seconds)
 
 
@@ -157,14 +159,11 @@ def _mixed_size_folder(src: Path) -> bool:
     """True for a folder of images that do not all share one size (a photo collection, not a frame sequence)."""
     if not src.is_dir():
         return False
-    import cv2
-
-    from vsrkit.io import list_frames
+    from vsrkit.io.frames import image_size, list_frames
 
     sizes = set()
     for f in list_frames(src, required=False):
-        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-        sizes.add(None if img is None else img.shape[:2])
+        sizes.add(image_size(f))
         if len(sizes) > 1:
             return True
     return False

@@ -60,6 +60,42 @@ def list_frames(folder: str | os.PathLike, *, required: bool = True) -> list[Pat
     return files
 
 
+# JPEG start-of-frame markers (they carry the size); C4/C8/CC share the range but are other segments.
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(height, width)`` of an image file, from the header alone for PNG and JPEG (no decoding: a folder of
+    thousands of frames is sized in milliseconds), by decoding for other formats; None if it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(24)
+            if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+                return int.from_bytes(head[20:24], "big"), int.from_bytes(head[16:20], "big")
+            if head[:2] == b"\xff\xd8":
+                f.seek(2)
+                while True:
+                    byte = f.read(1)
+                    if byte != b"\xff":
+                        break  # not at a marker: malformed, let the decoder judge
+                    marker = f.read(1)
+                    while marker == b"\xff":  # fill bytes
+                        marker = f.read(1)
+                    if not marker or marker == b"\xd9":
+                        break
+                    if marker[0] == 0x01 or 0xD0 <= marker[0] <= 0xD8:  # segments without a length
+                        continue
+                    length = int.from_bytes(f.read(2), "big")
+                    if marker[0] in _JPEG_SOF:
+                        sof = f.read(5)  # precision, height, width
+                        return int.from_bytes(sof[1:3], "big"), int.from_bytes(sof[3:5], "big")
+                    f.seek(length - 2, os.SEEK_CUR)
+    except OSError:
+        return None
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return None if img is None else img.shape[:2]
+
+
 def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` RGB: grey is replicated to three channels, an alpha channel is dropped.
 

@@ -143,16 +143,15 @@ def _load(entry: Shipped, path: Path) -> nn.Module:
 def parameter_count(name: str) -> int:
     """Learnable parameters of shipped checkpoint ``name`` (as ``vsrkit models`` counts registry variants: buffers
     such as attention index tables are not parameters), from the architecture its card names, built without memory."""
-    card = shipped_card(name)
-    entry = SHIPPED[name]
+    from vsrkit.engine.adapt import downscaler_classes
+    from vsrkit.models import build
+
+    card, entry = shipped_card(name), SHIPPED[name]
+    downscalers = downscaler_classes()
     with torch.device("meta"):
-        if entry.method in ("mfdn", "sfdn"):
-            from vsrkit.models.dynavsr import MFDN, SFDN
-
-            model = {"mfdn": MFDN, "sfdn": SFDN}[entry.method](**card.get("overrides", {}))
+        if entry.method in downscalers:
+            model = downscalers[entry.method](**card.get("overrides", {}))
         else:
-            from vsrkit.models import build
-
             model = build(entry.method, card.get("variant"), **card.get("overrides", {}))
     return sum(p.numel() for p in model.parameters())
 

@@ -386,14 +386,20 @@ class AdaptingBackbone(nn.Module):
                 return vsr(batch)
 
 
+def downscaler_classes() -> dict[str, type[nn.Module]]:
+    """The DynaVSR downscalers by model-card method name (they are not registry models: no SR contract)."""
+    from vsrkit.models.dynavsr import MFDN, SFDN
+
+    return {"mfdn": MFDN, "sfdn": SFDN}
+
+
 def load_mfdn(path: str) -> nn.Module:
     """An MFDN/SFDN from a vsrkit safetensors file (``vsrkit convert mfdn …`` or a DynaVSR training run)."""
-    from vsrkit.models.dynavsr import MFDN, SFDN
     from vsrkit.models.weights import load_into, read_card
 
     card = read_card(path)
     method = card.get("method")
-    classes = {"mfdn": MFDN, "sfdn": SFDN}
+    classes = downscaler_classes()
     if method not in classes:
         raise VsrkitError(f"--mfdn {path!r} holds {method or 'no model card'}, not an MFDN: pass weights written by "
                           "`vsrkit convert mfdn …` or a DynaVSR training run")

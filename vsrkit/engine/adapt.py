@@ -159,27 +159,32 @@ def _adaptation_input(lq: Tensor, spec: ModelSpec, max_windows: int) -> Tensor:
     return lq[None]  # recurrent / frame models: the clip is one sequence
 
 
-def _adapt(
-    vsr: nn.Module, mfdn: nn.Module, slr_target: Tensor, lq: Tensor, loss_fn: LossFn, *, steps: int, lr: float,
-    slr_weight: float, adapt_mfdn: bool, bn_train: bool, stats: dict,
-) -> None:
-    params = list(vsr.parameters()) + (list(mfdn.parameters()) if adapt_mfdn else [])
+def _adapted_copy(
+    model: nn.Module, mfdn: nn.Module, fixed: nn.Module, lq: Tensor, spec: ModelSpec, scale: int, loss_fn: LossFn, *,
+    steps: int, lr: float, slr_weight: float, adapt_mfdn: bool, bn_train: bool, patch: int | None, stats: dict,
+) -> nn.Module:
+    """Fresh copies of ``model`` and ``mfdn`` adapted on a legal crop of ``lq (B, T, 3, h, w)`` (pseudo-GT SLR from
+    the frozen ``fixed``); returns the adapted backbone. The callers' modules are never modified."""
+    vsr, est = copy.deepcopy(model), copy.deepcopy(mfdn)
+    crop = _legal_crop(lq, spec, scale, patch).to(next(model.parameters()).device)
+    with torch.no_grad():
+        slr_target = fixed(crop)
+    params = list(vsr.parameters()) + (list(est.parameters()) if adapt_mfdn else [])
     opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.99))
     vsr.train(bn_train)
-    mfdn.train(bn_train)
+    est.train(bn_train)
     start = time.perf_counter()
     for _ in range(steps):
         with torch.enable_grad():
-            loss, parts = inner_loss(vsr, mfdn, lq, slr_target, loss_fn, slr_weight=slr_weight)
+            loss, _ = inner_loss(vsr, est, crop, slr_target, loss_fn, slr_weight=slr_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
         opt.step()
         stats.setdefault("losses", []).append(float(loss.detach()))
-    if lq.device.type == "cuda":
-        torch.cuda.synchronize(lq.device)
+    if crop.device.type == "cuda":
+        torch.cuda.synchronize(crop.device)
     stats["adapt_seconds"] = stats.get("adapt_seconds", 0.0) + time.perf_counter() - start
-    vsr.eval()
-    mfdn.eval()
+    return vsr.eval()
 
 
 def adapt_and_upscale(
@@ -239,23 +244,14 @@ def adapt_and_upscale(
     loss_fn = vsr_loss_for(spec.name, loss)
     fixed = copy.deepcopy(mfdn_fixed if mfdn_fixed is not None else mfdn).eval().requires_grad_(False)
     options = options or InferenceOptions()
-    device = next(model.parameters()).device
     stats.update(adapt_seconds=0.0, sr_seconds=0.0, losses=[], steps=steps, per=per)
 
-    def fresh() -> tuple[nn.Module, nn.Module]:
-        return copy.deepcopy(model), copy.deepcopy(mfdn)
-
-    def run(batch: Tensor) -> tuple[nn.Module, nn.Module]:
-        vsr, est = fresh()
-        batch = _legal_crop(batch, spec, scale, patch).to(device)
-        with torch.no_grad():
-            target = fixed(batch)
-        _adapt(vsr, est, target, batch, loss_fn, steps=steps, lr=lr, slr_weight=slr_weight,
-               adapt_mfdn=adapt_mfdn, bn_train=bn_train, stats=stats)
-        return vsr, est
+    def run(batch: Tensor) -> nn.Module:
+        return _adapted_copy(model, mfdn, fixed, batch, spec, scale, loss_fn, steps=steps, lr=lr,
+                             slr_weight=slr_weight, adapt_mfdn=adapt_mfdn, bn_train=bn_train, patch=patch, stats=stats)
 
     if per == "clip":
-        vsr, _ = run(_adaptation_input(lq, spec, max_windows))
+        vsr = run(_adaptation_input(lq, spec, max_windows))
         start = time.perf_counter()
         out = Upscaler(vsr, spec, options).upscale_clip(lq)
         stats["sr_seconds"] = time.perf_counter() - start
@@ -263,7 +259,7 @@ def adapt_and_upscale(
     outs = []
     for i in range(lq.shape[0]):
         win = window_batch(lq, spec, [i])
-        vsr, _ = run(win)
+        vsr = run(win)
         start = time.perf_counter()
         outs.append(Upscaler(vsr, spec, options).forward(win)[:, 0].cpu())
         stats["sr_seconds"] += time.perf_counter() - start
@@ -375,12 +371,9 @@ class AdaptingBackbone(nn.Module):
         # The engine runs models under inference_mode; adaptation needs autograd on a normal copy of the input.
         with torch.inference_mode(False):
             batch = x.clone()
-            vsr, est = copy.deepcopy(self.backbone), copy.deepcopy(self.mfdn)
-            crop = _legal_crop(batch, self.spec, self.scale, self.patch)
-            with torch.no_grad():
-                target = self.fixed(crop)
-            _adapt(vsr, est, target, crop, self.loss_fn, steps=self.steps, lr=self.lr, slr_weight=self.slr_weight,
-                   adapt_mfdn=True, bn_train=True, stats=self.stats)
+            vsr = _adapted_copy(self.backbone, self.mfdn, self.fixed, batch, self.spec, self.scale, self.loss_fn,
+                                steps=self.steps, lr=self.lr, slr_weight=self.slr_weight, adapt_mfdn=True,
+                                bn_train=True, patch=self.patch, stats=self.stats)
             self.stats["calls"] += 1
             with torch.no_grad():
                 return vsr(batch)

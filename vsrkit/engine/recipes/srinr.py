@@ -8,8 +8,8 @@ Two settings (reference ``sr-inr.md`` §4; always label which one a number comes
   MATLAB bicubic, evaluate on held-out data at many scales (:func:`evaluate_scales`). This is the only setting
   comparable with other SR methods (the LIIF/EDSR rows of the paper's Table 1).
 * **fitted** — :func:`fit_clip`: one model per video (or image set), fitted at inference time.
-  ``targets="lr"`` (default, blind) fits the map LR↓s → LR on the video's own LR frames (nothing but the input is
-  used) and then renders LR → HR; ``targets="hr"`` fits with the HR frames as targets, which is our reading of the
+  ``hr=None`` (default, blind) fits the map LR↓s → LR on the video's own LR frames (nothing but the input is
+  used) and then renders LR → HR; ``hr=<HR frames>`` fits with the HR frames as targets, which is our reading of the
   paper's protocol ("trained ... on each dataset"; Tables 1–3 — Table 2/3 for video, Vid4/GoPro at 64→256): an
   oracle upper bound, never a blind SR result. Measured (2026-11-22): blind fitting of the shipped generalising
   model on carphone ×4 (6 frames, 176×144, L1, 4096 queries) *lowers* PSNR — 24.99 dB before, 24.91 after 50 steps

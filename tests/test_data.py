@@ -406,3 +406,37 @@ def test_flip_sequence_mirror_extends_every_per_frame_entry(premade) -> None:
         assert mirrored[key].shape[0] == 6
         assert torch.equal(mirrored[key][:3], plain[key]) and torch.equal(mirrored[key][3:], plain[key].flip(0))
     assert mirrored["key"] == plain["key"]
+
+
+def test_hd_clip_same_pixels_for_training_evaluation_and_upscaling() -> None:
+    """bigbuckbunny (1280x720, untagged: BT.709 by the HD rule) decodes to the same RGB in the trainer's dataset,
+    the eval-model dataset and the upscaler's reader; a BT.601 decode (what vsrkit.data once did) differs."""
+    import av
+
+    from vsrkit.engine.config import build_eval_dataset, build_train_dataset
+    from vsrkit.io import open_reader
+
+    path = sample_clip("bigbuckbunny")
+    with open_reader(path, dtype="uint8", threaded=False) as reader:  # the path engine/upscale.py takes
+        upscale_frames = [f.rgb for _, f in zip(range(2), reader)]
+    assert upscale_frames[0].shape == (720, 1280, 3)
+
+    section = {"type": "samples", "clips": ["bigbuckbunny"], "protocol": "bi", "max_frames": 2}
+    eval_gt = build_eval_dataset(section, 4)[0]["gt"]  # (T, 3, H, W) float in [0, 1]
+    eval_frames = (eval_gt.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    assert np.array_equal(eval_frames, np.stack(upscale_frames))
+
+    train = build_train_dataset({**section, "num_frame": 1, "gt_size": 32, "use_hflip": False, "use_rot": False},
+                                4, seed=0)
+    crop = (train[0]["gt"][0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    # Which frame the trainer drew (the dataset's own seeded draw), then that frame through the upscaler's reader.
+    crop_rng = np.random.default_rng(np.random.SeedSequence([0, 0, 0]).spawn(2)[0])
+    frame_index = int(train._frame_indices(len(train.clips[0]), crop_rng)[1][0])
+    with open_reader(path, dtype="uint8", threaded=False) as reader:
+        frame = next(f.rgb for f in reader if f.index == frame_index)
+    match = cv2.matchTemplate(frame.astype(np.float32), crop.astype(np.float32), cv2.TM_SQDIFF)
+    assert float(match.min()) == 0.0, "the training crop is not an exact crop of the io-decoded frame"
+
+    with av.open(str(path)) as container:  # the BT.601 conversion the data layer used to apply
+        bt601 = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert np.abs(bt601.astype(int) - upscale_frames[0].astype(int)).max() >= 8

@@ -440,3 +440,47 @@ def test_hd_clip_same_pixels_for_training_evaluation_and_upscaling() -> None:
     with av.open(str(path)) as container:  # the BT.601 conversion the data layer used to apply
         bt601 = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert np.abs(bt601.astype(int) - upscale_frames[0].astype(int)).max() >= 8
+
+
+def test_declared_split_is_disjoint_and_drives_the_configs() -> None:
+    """One split: no clip or photo in two splits, every clip has a recorded source, and the shipped configs train on
+    the train split and validate on the validation split (never on a test clip)."""
+    import yaml
+
+    from vsrkit.data.samples import SAMPLE_SOURCES
+    from vsrkit.data.splits import CLIPS, PHOTOS, check_disjoint, split_clips
+    from vsrkit.engine.config import build_clip_lists
+
+    check_disjoint()
+    assert all(name in SAMPLE_SOURCES for names in CLIPS.values() for name in names)
+    assert len(CLIPS["test"]) >= 3 and len(PHOTOS["test"]) >= 3
+    test_clips = set(split_clips("test"))
+    for cfg_path in sorted(Path(__file__).resolve().parents[1].glob("configs/**/*.yaml")):
+        for section in yaml.safe_load(cfg_path.read_text()).get("datasets", {}).values():
+            if section.get("type") == "samples":
+                named = set(section.get("clips") or split_clips(section["split"]))
+                assert not named & test_clips, f"{cfg_path.name} uses a test clip"
+            if section.get("type") == "images":
+                assert not {str(i) for i in section["images"]} & set(PHOTOS["test"]), cfg_path.name
+    lists = build_clip_lists({"type": "samples", "split": "train"})
+    assert [c.name for c in lists.gt] == ["bikes", "bigbuckbunny"]
+    with pytest.raises(VsrkitError, match="not both"):
+        build_clip_lists({"type": "samples", "split": "train", "clips": ["bikes"]})
+    with pytest.raises(VsrkitError, match="unknown split"):
+        build_clip_lists({"type": "samples", "split": "tset"})
+
+
+def test_opencv_doc_samples_resolve_or_name_the_package(monkeypatch, tmp_path: Path) -> None:
+    """opencv-doc clips resolve to readable videos (a gzipped one unpacked once into the cache); without the package
+    the error names the install command."""
+    import vsrkit.data.samples as samples
+
+    if samples._opencv_clips():
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        box = sample_clip("box")
+        assert box.parent == tmp_path / "vsrkit" / "samples" and box.suffix == ".mp4"
+        assert Clip("box", box).read([0]).shape == (1, 480, 640, 3)
+        assert sample_clip("box") == box  # cached: not unpacked again
+    monkeypatch.setattr(samples, "OPENCV_DOC", tmp_path / "absent")
+    with pytest.raises(VsrkitError, match="apt-get install opencv-doc"):
+        sample_clip("vtest")

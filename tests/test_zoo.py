@@ -4,6 +4,7 @@ held-out protocol, the default model's card numbers are reproduced from the ship
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,3 +132,28 @@ def test_default_upscale_beats_bicubic_by_one_db_through_the_cli(tmp_path, capsy
         assert main(["eval", "--pred", str(tmp_path / name), "--gt", str(gt), "--json"]) == 0
         scores[name] = json.loads(capsys.readouterr().out)["mean"]["psnr_y"]
     assert scores["default"] - scores["bicubic"] >= 1.0, scores
+
+
+def test_cli_real_picks_the_real_world_checkpoint_or_names_its_training(tmp_path, capsys):
+    """--real runs the shipped real-world model; until one ships, one line names the config that trains it."""
+    from vsrkit.cli import main
+
+    entry = zoo.SHIPPED[zoo.DEFAULT_REAL]
+    assert Path(entry.config).name == "basicvsr_small_real.yaml"
+    assert (Path(__file__).resolve().parents[1] / entry.config).is_file()
+    assert entry.evaluation["protocol"]["name"] == "compressed"
+    frames = tmp_path / "lr"
+    frames.mkdir()
+    import cv2
+    import numpy as np
+
+    for i in range(2):
+        cv2.imwrite(str(frames / f"{i:08d}.png"), np.full((36, 40, 3), 60 + i, np.uint8))
+    code = main(["upscale", str(frames), "-o", str(tmp_path / "out"), "--real", "--quiet"])
+    err = capsys.readouterr().err
+    if zoo.shipped_path(zoo.DEFAULT_REAL) is None:
+        assert code == 2 and f"vsrkit train {entry.config}" in err and len(err.strip().splitlines()) == 1
+    else:
+        assert code == 0
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "x"), "--real", "-m", "basicvsr"]) == 2
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "y"), "--real", "--blurry"]) == 2

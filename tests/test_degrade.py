@@ -418,3 +418,23 @@ def test_compressed_replays_from_recorded_params(bikes_hr) -> None:
         assert np.array_equal(out.lr, again.lr)
     with pytest.raises(VsrkitError, match="unknown codec"):
         get_protocol("compressed", codec="h266")
+
+
+def test_protocol_strings_carry_options() -> None:
+    from vsrkit.degrade import parse_protocol, protocol_string, with_options
+
+    assert parse_protocol("compressed:codecs=libx264,mpeg4,crf_max=30,slr=false,codec=none") == (
+        "compressed", {"codecs": "libx264,mpeg4", "crf_max": 30, "slr": False, "codec": None})
+    assert get_protocol("dynavsr-iso:sigma=1.6", scale=2).sigma == 1.6
+    assert with_options("dynavsr-iso", ["sigma=1.6", "slr=false"]) == "dynavsr-iso:sigma=1.6,slr=false"
+    assert with_options("gauss:sigma=2", ["size=9"]) == "gauss:sigma=2,size=9"
+    assert protocol_string({"name": "dynavsr-aniso", "theta_deg": 45, "slr": False}) == \
+        "dynavsr-aniso:theta_deg=45,slr=false"
+    for bad, match in [("dynavsr-iso:sigma", "needs a value"), ("bi:scale=2", "--scale"),
+                       ("gauss:sigma=1,sigma=2", "twice"), ("dynavsr-iso:sgma=1", "unknown option")]:
+        with pytest.raises(VsrkitError, match=match):
+            get_protocol(bad)
+    with pytest.raises(VsrkitError, match="twice"):
+        get_protocol("gauss:sigma=1", sigma=2)
+    with pytest.raises(VsrkitError, match="KEY=VALUE"):
+        with_options("bi", ["sigma"])

@@ -49,6 +49,9 @@ __all__ = [
     "Degraded",
     "Protocol",
     "get_protocol",
+    "parse_protocol",
+    "protocol_string",
+    "with_options",
     "available_protocols",
     "DYNAVSR_ISO_SIGMAS",
     "DYNAVSR_ANISO_THETAS_DEG",
@@ -657,11 +660,69 @@ def available_protocols() -> list[str]:
     return sorted(_PROTOCOLS)
 
 
+def _option_value(text: str):
+    """A command-line option value: int, float, true/false, none, else the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def parse_protocol(text: str) -> tuple[str, dict]:
+    """``"NAME[:KEY=VALUE,KEY=VALUE...]"`` → ``(NAME, options)``; values become int/float/bool/None where they
+    read as one. A piece without ``=`` continues the previous value, so list options keep their commas
+    (``compressed:codecs=libx264,mpeg4,crf_max=30``)."""
+    name, _, rest = str(text).partition(":")
+    options: dict = {}
+    last = None
+    for piece in filter(None, (p.strip() for p in rest.split(","))):
+        key, eq, value = piece.partition("=")
+        if eq:
+            last = key.strip().replace("-", "_")
+            if last in options:
+                raise VsrkitError(f"protocol option {last!r} is given twice in {text!r}: keep one")
+            if not last:
+                raise VsrkitError(f"protocol option {piece!r} has no name: write KEY=VALUE, e.g. {name}:seed=1")
+            options[last] = value
+        elif last is None:
+            raise VsrkitError(f"protocol option {piece!r} needs a value: write KEY=VALUE, e.g. {name}:{piece}=...")
+        else:
+            options[last] += "," + piece
+    return name.strip(), {k: _option_value(v) for k, v in options.items()}
+
+
+def with_options(text: str, pairs: list[str] | tuple[str, ...] = ()) -> str:
+    """``text`` plus ``KEY=VALUE`` pairs (``--protocol-opt``), as one protocol string for :func:`get_protocol`."""
+    bad = [p for p in pairs if "=" not in p]
+    if bad:
+        raise VsrkitError(f"--protocol-opt {bad[0]!r} needs KEY=VALUE: e.g. --protocol-opt sigma=1.6")
+    if not pairs:
+        return str(text)
+    return str(text) + ("," if ":" in str(text) else ":") + ",".join(pairs)
+
+
+def protocol_string(spec: str | dict) -> str:
+    """A protocol as a config writes it (a name, or ``{name: ..., key: value}``) → the command-line string
+    ``get_protocol`` and ``-p`` accept (``{"name": "dynavsr-iso", "sigma": 1.6}`` → ``"dynavsr-iso:sigma=1.6"``)."""
+    if isinstance(spec, str):
+        return spec
+    opts = {k: v for k, v in spec.items() if k != "name"}
+    return with_options(spec["name"], [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in opts.items()])
+
+
 def get_protocol(name: str, *, scale: int = 4, noise: float = 0.0, **options) -> Protocol:
     """Build the protocol called ``name`` (case-insensitive, ``_`` = ``-``).
 
     Args:
-        name: one of :func:`available_protocols` or an alias.
+        name: one of :func:`available_protocols` or an alias, optionally with options as on the command line:
+            ``"dynavsr-iso:sigma=1.6"``, ``"compressed:codec=libx264,crf=30"`` (:func:`parse_protocol`).
         scale: downscaling factor (BD, BVSR-IK: 4 only; DUF-BD: 2–4; DynaVSR's tables use 2).
         noise: additive Gaussian noise σ on the LR in 0–255 units (0: none).
         options: protocol-specific keyword options (``seed``, ``sigma``, ``mode``, ``theta_deg``, ``window``, …).
@@ -669,6 +730,17 @@ def get_protocol(name: str, *, scale: int = 4, noise: float = 0.0, **options) ->
     Raises:
         VsrkitError: unknown name or option, or an invalid value.
     """
+    name, inline = parse_protocol(name)
+    clash = sorted(set(inline) & set(options))
+    if clash:
+        raise VsrkitError(f"protocol option {clash[0]!r} is given twice: keep it in one place")
+    options = {**inline, **options}
+    if "scale" in inline:
+        raise VsrkitError("the scale is not a protocol option: give it with --scale (or the config's scale)")
+    if "noise" in options:  # inline noise=S: the same option as the keyword
+        if noise:
+            raise VsrkitError("protocol option 'noise' is given twice: keep it in one place")
+        noise = options.pop("noise")
     key = str(name).strip().lower().replace("_", "-")
     key = _ALIASES.get(key, key)
     cls = _PROTOCOLS.get(key)

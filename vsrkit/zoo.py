@@ -231,22 +231,11 @@ def score_test_split(name: str, path: str | Path | None = None, *, clips: list[s
     """
     from vsrkit.data.splits import TEST_FRAMES, TEST_SKIP_BORDER_FRAMES, split_clips, split_photos
 
-    entry = SHIPPED.get(name)
-    if entry is None:
-        raise VsrkitError(f"no shipped entry {name!r}: choose one of {', '.join(SHIPPED)}")
-    path = Path(path) if path is not None else shipped_path(name)
-    if path is None:
-        raise VsrkitError(f"the shipped weights of {name!r} ({entry.file}) are missing: reinstall vsrkit")
+    entry, model = _entry_model(name, path)
     kind = entry.evaluation.get("kind")
-    model = _load(entry, path)
     if kind == "images":
-        from vsrkit.engine.recipes.srinr import evaluate_scales
-
-        ev = entry.evaluation
         photos = list(split_photos("test"))
-        res = evaluate_scales(model, photos, ev["scales"], crop_multiple=int(ev["crop_multiple"]))
-        return {"split": {"photos": photos}, "images": {k: {m: round(v, 4) for m, v in r["mean"].items()}
-                                                        for k, r in res.items()}}
+        return {"split": {"photos": photos}, "images": _image_scores(model, entry, photos)}
     if kind != "clip":
         return {}
     clips = list(clips or split_clips("test"))
@@ -260,11 +249,22 @@ def score_test_split(name: str, path: str | Path | None = None, *, clips: list[s
             "mean": {k: _rounded(r["mean_clip_average"]) for k, r in runs.items()}}
 
 
-def _image_scores(model: nn.Module, entry: Shipped) -> dict[str, Any]:
+def _entry_model(name: str, path: str | Path | None) -> tuple[Shipped, nn.Module]:
+    """Zoo entry ``name`` and its model loaded from ``path`` (default: the shipped file)."""
+    entry = SHIPPED.get(name)
+    if entry is None:
+        raise VsrkitError(f"no shipped entry {name!r}: choose one of {', '.join(SHIPPED)}")
+    path = Path(path) if path is not None else shipped_path(name)
+    if path is None:
+        raise VsrkitError(f"the shipped weights of {name!r} ({entry.file}) are missing: reinstall vsrkit")
+    return entry, _load(entry, path)
+
+
+def _image_scores(model: nn.Module, entry: Shipped, images: list[str] | None = None) -> dict[str, Any]:
     from vsrkit.engine.recipes.srinr import evaluate_scales
 
     ev = entry.evaluation
-    res = evaluate_scales(model, ev["images"], ev["scales"], crop_multiple=int(ev["crop_multiple"]))
+    res = evaluate_scales(model, images or ev["images"], ev["scales"], crop_multiple=int(ev["crop_multiple"]))
     return {k: {m: round(v, 4) for m, v in r["mean"].items()} for k, r in res.items()}
 
 
@@ -275,13 +275,7 @@ def evaluate_entry(name: str, path: str | Path | None = None, *, frames: int | N
     first ``frames`` (default: the card's) frames of the held-out clip under the entry's protocol; image entries:
     per scale ``{"x4": {psnr, psnr_y, bicubic_psnr, bicubic_psnr_y}, ...}``.
     """
-    entry = SHIPPED.get(name)
-    if entry is None:
-        raise VsrkitError(f"no shipped entry {name!r}: choose one of {', '.join(SHIPPED)}")
-    path = Path(path) if path is not None else shipped_path(name)
-    if path is None:
-        raise VsrkitError(f"the shipped weights of {name!r} ({entry.file}) are missing: reinstall vsrkit")
-    model = _load(entry, path)
+    entry, model = _entry_model(name, path)
     kind = entry.evaluation.get("kind")
     if kind == "clip":
         return _clip_scores(model, entry, frames)

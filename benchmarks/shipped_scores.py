@@ -148,17 +148,16 @@ def _format_test(name: str, scores: dict) -> str:
             lines.append(f"   {scale:<6} " + "  ".join(f"{k} {v:.2f}" for k, v in row.items()))
         return "\n".join(lines)
     methods = list(scores["mean"])
-    lines.append("   | clip | " + " | ".join(f"{m} RGB / Y dB" for m in methods) + " | model - bicubic Y | "
-                 "model - lanczos Y |")
+    lines.append("   | clip | " + " | ".join(f"{m} PSNR RGB / Y dB (SSIM RGB / Y)" for m in methods)
+                 + " | model - bicubic Y | model - lanczos Y |")
     lines.append("   |---" * (len(methods) + 3) + "|")
     best = "adapted" if "adapted" in methods else "model"
     for clip, row in [*scores["clips"].items(), ("**mean**", scores["mean"])]:
-        cells = [f"{row[m]['psnr_rgb']:.2f} / {row[m]['psnr_y']:.2f}" for m in methods]
+        cells = [f"{row[m]['psnr_rgb']:.2f} / {row[m]['psnr_y']:.2f} ({row[m]['ssim_rgb']:.4f} / "
+                 f"{row[m]['ssim_y']:.4f})" for m in methods]
         lines.append(f"   | {clip} | " + " | ".join(cells)
                      + f" | {row[best]['psnr_y'] - row['bicubic']['psnr_y']:+.2f} | "
                      f"{row[best]['psnr_y'] - row['lanczos']['psnr_y']:+.2f} |")
-    lines.append("   SSIM RGB / Y: " + "; ".join(f"{m} {scores['mean'][m]['ssim_rgb']:.4f} / "
-                                              f"{scores['mean'][m]['ssim_y']:.4f}" for m in methods))
     return "\n".join(lines)
 
 

@@ -406,3 +406,81 @@ def test_flip_sequence_mirror_extends_every_per_frame_entry(premade) -> None:
         assert mirrored[key].shape[0] == 6
         assert torch.equal(mirrored[key][:3], plain[key]) and torch.equal(mirrored[key][3:], plain[key].flip(0))
     assert mirrored["key"] == plain["key"]
+
+
+def test_hd_clip_same_pixels_for_training_evaluation_and_upscaling() -> None:
+    """bigbuckbunny (1280x720, untagged: BT.709 by the HD rule) decodes to the same RGB in the trainer's dataset,
+    the eval-model dataset and the upscaler's reader; a BT.601 decode (what vsrkit.data once did) differs."""
+    import av
+
+    from vsrkit.engine.config import build_eval_dataset, build_train_dataset
+    from vsrkit.io import open_reader
+
+    path = sample_clip("bigbuckbunny")
+    with open_reader(path, dtype="uint8", threaded=False) as reader:  # the path engine/upscale.py takes
+        upscale_frames = [f.rgb for _, f in zip(range(2), reader)]
+    assert upscale_frames[0].shape == (720, 1280, 3)
+
+    section = {"type": "samples", "clips": ["bigbuckbunny"], "protocol": "bi", "max_frames": 2}
+    eval_gt = build_eval_dataset(section, 4)[0]["gt"]  # (T, 3, H, W) float in [0, 1]
+    eval_frames = (eval_gt.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
+    assert np.array_equal(eval_frames, np.stack(upscale_frames))
+
+    train = build_train_dataset({**section, "num_frame": 1, "gt_size": 32, "use_hflip": False, "use_rot": False},
+                                4, seed=0)
+    crop = (train[0]["gt"][0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+    # Which frame the trainer drew (the dataset's own seeded draw), then that frame through the upscaler's reader.
+    crop_rng = np.random.default_rng(np.random.SeedSequence([0, 0, 0]).spawn(2)[0])
+    frame_index = int(train._frame_indices(len(train.clips[0]), crop_rng)[1][0])
+    with open_reader(path, dtype="uint8", threaded=False) as reader:
+        frame = next(f.rgb for f in reader if f.index == frame_index)
+    match = cv2.matchTemplate(frame.astype(np.float32), crop.astype(np.float32), cv2.TM_SQDIFF)
+    assert float(match.min()) == 0.0, "the training crop is not an exact crop of the io-decoded frame"
+
+    with av.open(str(path)) as container:  # the BT.601 conversion the data layer used to apply
+        bt601 = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert np.abs(bt601.astype(int) - upscale_frames[0].astype(int)).max() >= 8
+
+
+def test_declared_split_is_disjoint_and_drives_the_configs() -> None:
+    """One split: no clip or photo in two splits, every clip has a recorded source, and the shipped configs train on
+    the train split and validate on the validation split (never on a test clip)."""
+    import yaml
+
+    from vsrkit.data.samples import SAMPLE_SOURCES
+    from vsrkit.data.splits import CLIPS, PHOTOS, check_disjoint, split_clips
+    from vsrkit.engine.config import build_clip_lists
+
+    check_disjoint()
+    assert all(name in SAMPLE_SOURCES for names in CLIPS.values() for name in names)
+    assert len(CLIPS["test"]) >= 3 and len(PHOTOS["test"]) >= 3
+    test_clips = set(split_clips("test"))
+    for cfg_path in sorted(Path(__file__).resolve().parents[1].glob("configs/**/*.yaml")):
+        for section in yaml.safe_load(cfg_path.read_text()).get("datasets", {}).values():
+            if section.get("type") == "samples":
+                named = set(section.get("clips") or split_clips(section["split"]))
+                assert not named & test_clips, f"{cfg_path.name} uses a test clip"
+            if section.get("type") == "images":
+                assert not {str(i) for i in section["images"]} & set(PHOTOS["test"]), cfg_path.name
+    lists = build_clip_lists({"type": "samples", "split": "train"})
+    assert [c.name for c in lists.gt] == ["bikes", "bigbuckbunny"]
+    with pytest.raises(VsrkitError, match="not both"):
+        build_clip_lists({"type": "samples", "split": "train", "clips": ["bikes"]})
+    with pytest.raises(VsrkitError, match="unknown split"):
+        build_clip_lists({"type": "samples", "split": "tset"})
+
+
+def test_opencv_doc_samples_resolve_or_name_the_package(monkeypatch, tmp_path: Path) -> None:
+    """opencv-doc clips resolve to readable videos (a gzipped one unpacked once into the cache); without the package
+    the error names the install command."""
+    import vsrkit.data.samples as samples
+
+    if samples._opencv_clips():
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        box = sample_clip("box")
+        assert box.parent == tmp_path / "vsrkit" / "samples" and box.suffix == ".mp4"
+        assert Clip("box", box).read([0]).shape == (1, 480, 640, 3)
+        assert sample_clip("box") == box  # cached: not unpacked again
+    monkeypatch.setattr(samples, "OPENCV_DOC", tmp_path / "absent")
+    with pytest.raises(VsrkitError, match="apt-get install opencv-doc"):
+        sample_clip("vtest")

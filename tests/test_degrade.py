@@ -366,3 +366,75 @@ def test_names_aliases_and_errors():
         get_protocol("bi")(np.zeros((8, 8, 3), np.float32))
     with pytest.raises(VsrkitError):
         get_protocol("blur-avg")(np.zeros((3, 8, 8, 3), np.uint8))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# compressed: blur, resize, noise, then a real video encoder over the LR clip
+
+
+@pytest.fixture(scope="module")
+def bikes_hr() -> np.ndarray:
+    """4 real frames with texture and motion (cyclists), 96x128 -> LR 24x32 at x4."""
+    from vsrkit.data import Clip, sample_clip
+
+    return Clip("bikes", sample_clip("bikes")).read(range(4))[:, 100:196, 300:428]
+
+
+def test_compressed_is_seeded_and_recorded(bikes_hr) -> None:
+    proto = get_protocol("compressed", scale=4)
+    a, b, c = proto(bikes_hr, 5), proto(bikes_hr, 5), proto(bikes_hr, 6)
+    assert a.lr.dtype == np.uint8 and a.lr.shape == (4, 24, 32, 3) and a.hr.shape == (4, 96, 128, 3)
+    assert np.array_equal(a.lr, b.lr) and a.params == b.params
+    assert a.params[0] != c.params[0]
+    p = a.params[0]
+    assert p["protocol"] == "compressed" and p["codec"] in ("libx264", "mpeg2video", "mpeg4")
+    assert (p["crf"] is not None) == (p["codec"] == "libx264") and (p["bpp"] is not None) != (p["codec"] == "libx264")
+    # One draw per clip (one encode): every frame records the same parameters.
+    assert all(q == p for q in a.params)
+    codecs = {proto._draw(np.random.default_rng(s))["codec"] for s in range(12)}
+    assert codecs == {"libx264", "mpeg2video", "mpeg4"}
+
+
+def test_compressed_artifacts_grow_with_crf_and_shrink_with_bitrate(bikes_hr) -> None:
+    fixed = {"sigma_x": 0.8, "sigma_y": 0.8, "theta_deg": 0.0, "noise_level": 0.0, "noise_seed": 0}
+    clean = get_protocol("compressed", codec="none", **fixed)(bikes_hr, 0).lr.astype(np.float64)
+
+    def mse(**opts) -> float:
+        lr = get_protocol("compressed", **fixed, **opts)(bikes_hr, 0).lr.astype(np.float64)
+        return float(((lr - clean) ** 2).mean())
+
+    x264 = [mse(codec="libx264", crf=crf) for crf in (12, 30, 48)]
+    assert 0 < x264[0] < x264[1] < x264[2]
+    mpeg4 = [mse(codec="mpeg4", bpp=bpp) for bpp in (2.0, 0.02)]
+    assert 0 < mpeg4[0] < mpeg4[1]
+
+
+def test_compressed_replays_from_recorded_params(bikes_hr) -> None:
+    from vsrkit.degrade.protocols import Compressed
+
+    for seed in (1, 2):
+        out = get_protocol("compressed", scale=4, codecs="mpeg2video" if seed == 2 else "libx264")(bikes_hr, seed)
+        again = get_protocol("compressed", **Compressed.replay_options(out.params[0]))(bikes_hr, 999)
+        assert np.array_equal(out.lr, again.lr)
+    with pytest.raises(VsrkitError, match="unknown codec"):
+        get_protocol("compressed", codec="h266")
+
+
+def test_protocol_strings_carry_options() -> None:
+    from vsrkit.degrade import parse_protocol, protocol_string, with_options
+
+    assert parse_protocol("compressed:codecs=libx264,mpeg4,crf_max=30,slr=false,codec=none") == (
+        "compressed", {"codecs": "libx264,mpeg4", "crf_max": 30, "slr": False, "codec": None})
+    assert get_protocol("dynavsr-iso:sigma=1.6", scale=2).sigma == 1.6
+    assert with_options("dynavsr-iso", ["sigma=1.6", "slr=false"]) == "dynavsr-iso:sigma=1.6,slr=false"
+    assert with_options("gauss:sigma=2", ["size=9"]) == "gauss:sigma=2,size=9"
+    assert protocol_string({"name": "dynavsr-aniso", "theta_deg": 45, "slr": False}) == \
+        "dynavsr-aniso:theta_deg=45,slr=false"
+    for bad, match in [("dynavsr-iso:sigma", "needs a value"), ("bi:scale=2", "--scale"),
+                       ("gauss:sigma=1,sigma=2", "twice"), ("dynavsr-iso:sgma=1", "unknown option")]:
+        with pytest.raises(VsrkitError, match=match):
+            get_protocol(bad)
+    with pytest.raises(VsrkitError, match="twice"):
+        get_protocol("gauss:sigma=1", sigma=2)
+    with pytest.raises(VsrkitError, match="KEY=VALUE"):
+        with_options("bi", ["sigma"])

@@ -261,3 +261,34 @@ def test_legacy_joint_training_is_the_official_effective_objective(real_frames):
     assert float(losses["l_slr"].detach()) == 0.0
     sum(losses.values()).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in pair.mfdn.parameters() if p.dim() > 1)
+
+
+def test_backbone_stage_reports_unadapted_vs_adapted_without_touching_training(real_frames):
+    """The backbone stage (the baseline DynaVSR adapts from) reports what one adaptation step does, every
+    print_freq iterations; the diagnostic leaves the returned loss and the parameters' gradients unchanged."""
+    from vsrkit.engine.recipes.dynavsr import DynaVSRRecipe
+
+    cfg = {"model": {"name": "edvr", "variant": "tiny_x2"}, "scale": 2, "logger": {"print_freq": 2},
+           "dynavsr": {"stage": "backbone", "mfdn": {"num_feat": 8}, "alpha": 1e-3}}
+    torch.manual_seed(0)
+    recipe = DynaVSRRecipe(cfg)
+    pair = recipe.build_model()
+    clip = _clip(real_frames)
+    gt = window_batch(clip, registry.spec("edvr"), [2])
+    lq = torch.nn.functional.avg_pool2d(gt.flatten(0, 1), 2).unflatten(0, gt.shape[:2])
+    slr = torch.nn.functional.avg_pool2d(lq.flatten(0, 1), 2).unflatten(0, lq.shape[:2])
+    batch = {"lq": lq, "gt": gt, "slr": slr}
+    quiet = recipe.compute_losses(pair, batch, 1)
+    assert recipe.diagnostics() == {}  # not a print iteration yet
+    quiet["l_pix"].backward()
+    grads = [p.grad.clone() for p in pair.vsr.parameters() if p.grad is not None]
+    pair.zero_grad(set_to_none=True)
+    loud = recipe.compute_losses(pair, batch, 2)
+    torch.testing.assert_close(loud["l_pix"], quiet["l_pix"])
+    loud["l_pix"].backward()
+    for g, p in zip(grads, [p for p in pair.vsr.parameters() if p.grad is not None]):
+        torch.testing.assert_close(p.grad, g)
+    diag = recipe.diagnostics()
+    assert set(diag) == {"l_hr_unadapted", "l_hr_adapted"} and set(loud) == {"l_pix"}
+    assert diag["l_hr_unadapted"] == pytest.approx(float(quiet["l_pix"]), rel=1e-5)
+    assert diag["l_hr_adapted"] != diag["l_hr_unadapted"]

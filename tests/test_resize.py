@@ -146,3 +146,23 @@ def test_cubic_sample_equals_imresize_on_pixel_centres(scale):
     pts = torch.rand(1, 500, 2, dtype=torch.float64) * 1.2 - 0.1
     torch.testing.assert_close(cubic_sample(torch.full((1, 2, 5, 4), 0.3, dtype=torch.float64), pts),
                                torch.full((1, 500, 2), 0.3, dtype=torch.float64))
+
+
+def test_lanczos_baseline_matches_opencv_per_frame() -> None:
+    """The Lanczos baseline is cv2.INTER_LANCZOS4 on each float frame, in (B, T, C, H, W) order (a channel or frame
+    mix-up would break the equality)."""
+    import cv2
+    import numpy as np
+    import skimage.data
+    import torch
+
+    from vsrkit.models.bicubic import Lanczos
+
+    photo = skimage.data.astronaut()[:48, :40].astype(np.float32) / 255
+    frames = np.stack([photo, photo[::-1].copy()])  # two different frames
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2)[None]  # (1, 2, 3, 48, 40)
+    y = Lanczos(scale=3)(x)
+    assert y.shape == (1, 2, 3, 144, 120)
+    for t in range(2):
+        ref = cv2.resize(frames[t], (120, 144), interpolation=cv2.INTER_LANCZOS4)
+        assert np.allclose(y[0, t].permute(1, 2, 0).numpy(), ref)

@@ -4,6 +4,7 @@ held-out protocol, the default model's card numbers are reproduced from the ship
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -131,3 +132,64 @@ def test_default_upscale_beats_bicubic_by_one_db_through_the_cli(tmp_path, capsy
         assert main(["eval", "--pred", str(tmp_path / name), "--gt", str(gt), "--json"]) == 0
         scores[name] = json.loads(capsys.readouterr().out)["mean"]["psnr_y"]
     assert scores["default"] - scores["bicubic"] >= 1.0, scores
+
+
+def test_cli_real_picks_the_real_world_checkpoint_or_names_its_training(tmp_path, capsys):
+    """--real runs the shipped real-world model; until one ships, one line names the config that trains it."""
+    from vsrkit.cli import main
+
+    entry = zoo.SHIPPED[zoo.DEFAULT_REAL]
+    assert Path(entry.config).name == "basicvsr_small_real.yaml"
+    assert (Path(__file__).resolve().parents[1] / entry.config).is_file()
+    assert entry.evaluation["protocol"]["name"] == "compressed"
+    frames = tmp_path / "lr"
+    frames.mkdir()
+    import cv2
+    import numpy as np
+
+    for i in range(2):
+        cv2.imwrite(str(frames / f"{i:08d}.png"), np.full((36, 40, 3), 60 + i, np.uint8))
+    code = main(["upscale", str(frames), "-o", str(tmp_path / "out"), "--real", "--quiet"])
+    err = capsys.readouterr().err
+    if zoo.shipped_path(zoo.DEFAULT_REAL) is None:
+        assert code == 2 and f"vsrkit train {entry.config}" in err and len(err.strip().splitlines()) == 1
+    else:
+        assert code == 0
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "x"), "--real", "-m", "basicvsr"]) == 2
+    assert main(["upscale", str(frames), "-o", str(tmp_path / "y"), "--real", "--blurry"]) == 2
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.SHIPPED if zoo.SHIPPED[n].evaluation.get("kind") == "clip"])
+def test_card_protocol_reproduces_from_the_command_line(name, tmp_path):
+    """Every clip entry's protocol, written as a -p / --degradation string, parses back to the same options and
+    degrades exactly as the card's evaluation does (same pixels, same parameters); for one entry, through
+    `vsrkit degrade --protocol-opt` itself."""
+    import cv2
+    import numpy as np
+
+    from vsrkit.cli import main
+    from vsrkit.data import Clip, sample_clip
+    from vsrkit.degrade import get_protocol, parse_protocol, protocol_string
+    from vsrkit.engine.config import build_protocol
+    from vsrkit.io import list_frames, read_image
+
+    ev = zoo.SHIPPED[name].evaluation
+    text = protocol_string(ev["protocol"])
+    spec = ev["protocol"] if isinstance(ev["protocol"], dict) else {"name": ev["protocol"]}
+    parsed_name, options = parse_protocol(text)
+    assert {"name": parsed_name, **options} == spec
+    frames = Clip("c", sample_clip(ev["clip"])).read(range(3))[:, :96, :128]
+    card_way = build_protocol({"protocol": ev["protocol"]}, int(ev["scale"]))(frames, int(ev["seed"]))
+    cli_way = get_protocol(text, scale=int(ev["scale"]))(frames, int(ev["seed"]))
+    assert np.array_equal(card_way.lr, cli_way.lr) and card_way.params == cli_way.params
+    if name == "edvr":
+        src = tmp_path / "hr"
+        src.mkdir()
+        for i, f in enumerate(frames):
+            cv2.imwrite(str(src / f"{i:08d}.png"), np.ascontiguousarray(f[..., ::-1]))
+        base, _, opts = text.partition(":")
+        pairs = [arg for o in opts.split(",") for arg in ("--protocol-opt", o)]
+        assert main(["degrade", str(src), str(tmp_path / "lr"), "-p", base, "--scale", str(ev["scale"]),
+                     "--seed", str(ev["seed"]), *pairs]) == 0
+        written = np.stack([read_image(p) for p in list_frames(tmp_path / "lr")])
+        assert np.array_equal(written, card_way.lr)

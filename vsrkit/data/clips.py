@@ -2,9 +2,11 @@
 
 A :class:`Clip` only knows how to count and read its frames; it returns ``(T, H, W, 3)`` uint8 RGB arrays.
 Frame folders are listed in *natural* numeric order (``9.png`` before ``10.png``); an unsorted directory listing
-would silently shuffle frames. Video files are decoded with PyAV inside this module: decoding runs sequentially
-from the start up to the last frame needed (no seeking, so the frame index is exact for every codec), and the
-decoded prefix may be cached in memory because training draws many samples from the same short clips.
+would silently shuffle frames. Video files are decoded by :mod:`vsrkit.io` (the one decoder of the package, which
+converts with the stream's own colour matrix and range), so training, ``eval-model`` and ``upscale`` see identical
+pixels. Decoding runs sequentially from the start up to the last frame needed (no seeking, so the frame index is
+exact for every codec), and the decoded prefix may be cached in memory because training draws many samples from
+the same short clips.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 
 from vsrkit.errors import VsrkitError
 from vsrkit.io.frames import list_frames, read_image
-from vsrkit.io.video import VIDEO_EXTENSIONS, is_video_file
+from vsrkit.io.video import VIDEO_EXTENSIONS, VideoReader, count_frames, is_video_file
 
 
 class Clip:
@@ -99,46 +101,23 @@ class Clip:
         return self.read(range(n))
 
     # ------------------------------------------------------------------ video decoding
-    def _open(self):
-        import av  # local import: only video clips need PyAV
-
-        try:
-            container = av.open(str(self.video))
-        except Exception as exc:  # PyAV raises several error types for unreadable files
-            raise VsrkitError(
-                f"cannot open video '{self.video}' ({exc}): check that it is a valid video file"
-            ) from None
-        if not container.streams.video:
-            container.close()
-            raise VsrkitError(f"'{self.video}' has no video stream: pass a file that contains video")
-        return container
-
     def _count_video_frames(self) -> int:
-        container = self._open()
-        try:
-            stream = container.streams.video[0]
-            # The header count is exact for MP4/MOV; other containers leave it 0, so count by decoding.
-            if stream.frames and stream.frames > 0:
-                return int(stream.frames)
-            return sum(1 for _ in container.decode(stream))
-        finally:
-            container.close()
+        return count_frames(self.video)
 
     def _decode_prefix(self, count: int) -> list[np.ndarray]:
-        """The first ``count`` decoded frames (RGB uint8), from the cache when it already covers them."""
+        """The first ``count`` decoded frames (RGB uint8), from the cache when it already covers them.
+
+        Decoding goes through :class:`vsrkit.io.VideoReader`, the reader ``vsrkit upscale`` and ``vsrkit degrade``
+        use, so training and evaluation see the same pixels (the stream's colour matrix and range) as upscaling.
+        """
         if len(self._cache) >= count:
             return self._cache
         frames: list[np.ndarray] = []
-        container = self._open()
-        try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
+        with VideoReader(self.video, dtype="uint8", threaded=False, allow_truncated=True) as reader:
+            for frame in reader:
+                frames.append(frame.rgb)
                 if len(frames) >= count:
                     break
-        finally:
-            container.close()
         if len(frames) < count:
             # The header promised more frames than the stream holds: trust the decoder from now on.
             self._length = len(frames)

@@ -22,21 +22,30 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vsrkit.data.splits import PHOTOS
 from vsrkit.errors import VsrkitError
 
 __all__ = ["SKIMAGE_TRAIN", "SKIMAGE_HELDOUT", "load_image", "expand_images", "ImageTrainDataset", "ImageEvalDataset",
            "bicubic_lr"]
 
 #: scikit-image photos used for training by ``configs/srinr_small_images.yaml`` (``cat`` is ``chelsea``: excluded)
-SKIMAGE_TRAIN = ("astronaut", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field", "retina", "brick",
-                 "grass", "camera", "moon", "text", "page")
-#: held out for evaluation
-SKIMAGE_HELDOUT = ("chelsea", "coins", "gravel")
+SKIMAGE_TRAIN = tuple(p.split(":", 1)[1] for p in PHOTOS["train"] if p.startswith("skimage:"))
+#: held out from training (they validated the shipped SR-INR; the test photos are ``PHOTOS["test"]``)
+SKIMAGE_HELDOUT = tuple(p.split(":", 1)[1] for p in PHOTOS["validation"] if p.startswith("skimage:"))
 
 
 def load_image(spec: str | Path) -> np.ndarray:
-    """``skimage:NAME`` or a file path → ``(H, W, 3)`` uint8 RGB."""
+    """``skimage:NAME``, ``opencv:NAME`` (a photo of Debian's opencv-doc) or a file path → ``(H, W, 3)`` uint8 RGB."""
     text = str(spec)
+    if text.startswith("opencv:"):
+        from vsrkit.data.samples import OPENCV_DOC
+
+        name = text[len("opencv:"):]
+        found = [p for p in (OPENCV_DOC / "examples" / "data").glob(f"{name}.*") if p.suffix in (".jpg", ".png")]
+        if not found:
+            raise VsrkitError(f"photo {text!r} needs Debian's opencv-doc (apt-get install opencv-doc), or the name "
+                              "is wrong: see /usr/share/doc/opencv-doc/examples/data")
+        text = str(found[0])
     if text.startswith("skimage:"):
         import skimage.data
 
@@ -65,7 +74,7 @@ def expand_images(specs: Sequence[str]) -> list[str]:
     out: list[str] = []
     for s in specs:
         p = Path(str(s))
-        if not str(s).startswith("skimage:") and p.is_dir():
+        if not str(s).startswith(("skimage:", "opencv:")) and p.is_dir():
             from vsrkit.io import list_frames
 
             out.extend(str(f) for f in list_frames(p))

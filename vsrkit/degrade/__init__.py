@@ -40,12 +40,18 @@ from vsrkit.degrade.protocols import (
     Protocol,
     available_protocols,
     get_protocol,
+    parse_protocol,
+    protocol_string,
+    with_options,
 )
 
 __all__ = [
     "Degraded",
     "Protocol",
     "get_protocol",
+    "parse_protocol",
+    "protocol_string",
+    "with_options",
     "available_protocols",
     "DYNAVSR_ISO_SIGMAS",
     "DYNAVSR_ANISO_THETAS_DEG",

@@ -117,9 +117,16 @@ def build_clip_lists(section: dict[str, Any]):
     if kind == "samples":
         from vsrkit.data.clips import Clip
 
-        names = section.get("clips") or []
+        if section.get("split") is not None and section.get("clips"):
+            raise VsrkitError("a 'samples' dataset takes 'clips' or 'split', not both: drop one")
+        if section.get("split") is not None:
+            from vsrkit.data.splits import split_clips
+
+            names = list(split_clips(str(section["split"])))
+        else:
+            names = section.get("clips") or []
         if not names:
-            raise VsrkitError("a 'samples' dataset needs 'clips': e.g. clips: [bikes]")
+            raise VsrkitError("a 'samples' dataset needs 'split' or 'clips': e.g. split: train, or clips: [bikes]")
         paths = [sample_clip(n) for n in names]
         return ClipLists([Clip(p.stem, p, cache_bytes=cache) for p in paths], None, {})
     if kind == "folder":

@@ -436,6 +436,7 @@ class Trainer:
         self._update_ema()
         logs = {name: float(v.detach()) for name, v in losses.items()}
         logs["l_total"] = float(total.detach())
+        logs.update(self.recipe.diagnostics())
         return self._reduce_logs(logs)
 
     def _reduce_logs(self, logs: dict[str, float]) -> dict[str, float]:
@@ -522,6 +523,10 @@ class Trainer:
             if self.ctx.is_main and (self.iteration % print_freq == 0 or self.iteration == self.total_iter):
                 lr = self.optimizer.param_groups[0]["lr"]
                 bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()} | {"lr": f"{lr:.3g}"})
+                diagnostics = self.recipe.diagnostics()
+                if diagnostics:  # printed as a line of its own, so the log keeps them
+                    tqdm.write(f"[iter {self.iteration}] " + "  ".join(f"{k} {logs.get(k, v):.6f}"
+                                                                    for k, v in diagnostics.items()))
                 self._log_jsonl({"iter": self.iteration, "lr": lr, **logs})
                 if self.tb is not None:
                     for k, v in logs.items():

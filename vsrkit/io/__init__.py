@@ -8,12 +8,12 @@ from vsrkit.io.frames import (
     IMAGE_SUFFIXES, FolderReader, FrameFolderWriter, list_frames, natural_key, natural_sorted, read_image,
 )
 from vsrkit.io.video import (
-    VIDEO_EXTENSIONS, Frame, FrameReader, VideoInfo, VideoReader, VideoWriter, is_video_file, open_reader, open_writer,
-    probe,
+    VIDEO_EXTENSIONS, Frame, FrameReader, VideoInfo, VideoReader, VideoWriter, count_frames, is_video_file, open_reader,
+    open_writer, probe,
 )
 
 __all__ = [
     "IMAGE_SUFFIXES", "VIDEO_EXTENSIONS", "FolderReader", "Frame", "FrameFolderWriter", "FrameReader", "VideoInfo",
-    "VideoReader", "VideoWriter", "is_video_file", "list_frames", "natural_key", "natural_sorted", "open_reader",
+    "VideoReader", "VideoWriter", "count_frames", "is_video_file", "list_frames", "natural_key", "natural_sorted", "open_reader",
     "open_writer", "probe", "read_image",
 ]

@@ -401,6 +401,22 @@ def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> Vi
 # ---------------------------------------------------------------------------------------------------- reading
 
 
+def count_frames(path: str | os.PathLike) -> int:
+    """Exact number of video frames in ``path``: the container's header count where it has one (MP4/MOV), else
+    counted by decoding (other containers leave it 0 or give only a duration estimate)."""
+    container = _open_input(str(path))
+    try:
+        if not container.streams.video:
+            raise VsrkitError(f"input '{path}' has no video stream: pass a video file or a folder of frames")
+        stream = container.streams.video[0]
+        if stream.frames and stream.frames > 0:
+            return int(stream.frames)
+        stream.thread_type = "AUTO"
+        return sum(1 for _ in container.decode(stream))
+    finally:
+        container.close()
+
+
 def _want_uint16(dtype: Dtype, bit_depth: int) -> bool:
     if dtype not in ("uint8", "uint16", "auto"):
         raise VsrkitError(f"unknown dtype {dtype!r}: use 'uint8', 'uint16' or 'auto'")

@@ -6,6 +6,7 @@ can be compared with the same interpolation the papers use (Keys cubic, a = -0.5
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -23,3 +24,25 @@ class Bicubic(nn.Module):
         b, t, c, h, w = x.shape
         y = imresize(x.reshape(b * t, c, h, w), size=(h * self.scale, w * self.scale))
         return y.reshape(b, t, c, h * self.scale, w * self.scale)
+
+
+class Lanczos(nn.Module):
+    """OpenCV ``INTER_LANCZOS4`` upscaling (Lanczos, 8×8 window), the other interpolation users compare with.
+
+    ``(B, T, C, H, W)`` → ``(B, T, C, scale·H, scale·W)`` on float32 values (no rounding before the resize), frame by
+    frame, no parameters. Not registered as a model: a baseline for evaluation tables.
+    """
+
+    def __init__(self, *, scale: int = 4) -> None:
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import cv2
+
+        b, t, c, h, w = x.shape
+        frames = x.detach().float().cpu().reshape(b * t, c, h, w).permute(0, 2, 3, 1).numpy()
+        size = (w * self.scale, h * self.scale)
+        out = [cv2.resize(f, size, interpolation=cv2.INTER_LANCZOS4).reshape(size[1], size[0], c) for f in frames]
+        y = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
+        return y.reshape(b, t, c, h * self.scale, w * self.scale).to(x.dtype)

@@ -67,6 +67,11 @@ class Recipe:
     def on_iteration(self, trainer: "Trainer", iteration: int) -> None:
         """Called before every iteration (stage switches, freezing); default: nothing."""
 
+    def diagnostics(self) -> dict[str, float]:
+        """Numbers shown and logged beside the losses but not optimised (the trainer sums every returned loss);
+        the trainer prints them every ``logger.print_freq`` iterations. Default: none."""
+        return {}
+
     def compute_losses(self, model: nn.Module, batch: dict[str, Any], iteration: int) -> dict[str, torch.Tensor]:
         out = model(batch["lq"])
         gt = centre_target(out, batch["gt"])

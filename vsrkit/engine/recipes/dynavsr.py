@@ -21,8 +21,11 @@ of a previous run, keys ``vsr.*``/``mfdn.*``):
   Adam (0.9, 0.99), β = 1e-5, MultiStep [20k, 25k] γ 0.2, 30k iterations; the official schedule's off-by-one is
   not reproduced). The official code's inner step is a no-op (reference §7 defect 1); vsrkit does real MAML.
 
-Unadapted vs adapted HR losses of the last iteration are kept in :attr:`DynaVSRRecipe.last` and logged at INFO
-every ``logger.print_freq`` iterations (the trainer sums every returned loss, so they are not returned).
+Unadapted vs adapted HR losses are kept in :attr:`DynaVSRRecipe.last` and returned by
+:meth:`DynaVSRRecipe.diagnostics`, which the trainer prints every ``logger.print_freq`` iterations and writes to
+``log.jsonl`` (the trainer sums every returned loss, so they are not returned as losses): every iteration in the
+meta stage; in the backbone stage, every ``print_freq`` iterations on the batch's first clip, so the log shows what
+one adaptation step would gain on the baseline being trained.
 """
 
 from __future__ import annotations
@@ -147,32 +150,50 @@ class DynaVSRRecipe(Recipe):
             return {"l_slr": F.l1_loss(pair.mfdn(lq), batch["slr"])}
         if self.stage == "backbone":
             out = pair.vsr(lq)
+            if iteration % self.print_freq == 0 and "slr" in batch:
+                # The baseline the paper adapts from: what one test-time adaptation step would do to it now
+                # (task 0 of the batch; the adapted parameters are functional copies, training is untouched).
+                losses, _ = meta_task_losses(pair.vsr, pair.mfdn, lq[:1], gt[:1], batch["slr"][:1], self.loss_fn,
+                                             **self._meta_options())
+                self._record(iteration, self._unadapted_loss(pair, lq[:1], gt[:1]), float(losses["l_hr"].detach()))
             return {"l_pix": self.loss_fn(out, centre_target(out, gt))}
-        o = self.opts
         b = lq.shape[0]
-        if o.get("legacy_joint_training"):
+        if self.opts.get("legacy_joint_training"):
             return self._legacy_joint_losses(pair, lq, gt, batch["slr"])
         totals: dict[str, Tensor] = {}
         before, after = 0.0, 0.0
         for i in range(b):
-            losses, info = meta_task_losses(
-                pair.vsr, pair.mfdn, lq[i : i + 1], gt[i : i + 1], batch["slr"][i : i + 1], self.loss_fn,
-                alpha=float(o.get("alpha", 1e-5)), alpha_mfdn=float(o.get("alpha_mfdn", 1e-5)),
-                inner_steps=int(o.get("inner_steps", 1)), inner_rule=str(o.get("inner_rule", "adam1")),
-                second_order=bool(o.get("second_order", False)),
-                slr_weight_inner=float(o.get("slr_weight_inner", 1.0)),
-                slr_weight_outer=float(o.get("slr_weight_outer", 0.1)),
-            )
+            losses, info = meta_task_losses(pair.vsr, pair.mfdn, lq[i : i + 1], gt[i : i + 1],
+                                            batch["slr"][i : i + 1], self.loss_fn, **self._meta_options())
             for k, v in losses.items():
                 totals[k] = totals.get(k, 0.0) + v / b
-            with torch.no_grad():
-                out = pair.vsr(lq[i : i + 1])
-                before += float(self.loss_fn(out, centre_target(out, gt[i : i + 1]))) / b
+            before += self._unadapted_loss(pair, lq[i : i + 1], gt[i : i + 1]) / b
             after += float(losses["l_hr"].detach()) / b
+        self._record(iteration, before, after)
+        return totals
+
+    def _meta_options(self) -> dict[str, Any]:
+        o = self.opts
+        return {"alpha": float(o.get("alpha", 1e-5)), "alpha_mfdn": float(o.get("alpha_mfdn", 1e-5)),
+                "inner_steps": int(o.get("inner_steps", 1)), "inner_rule": str(o.get("inner_rule", "adam1")),
+                "second_order": bool(o.get("second_order", False)),
+                "slr_weight_inner": float(o.get("slr_weight_inner", 1.0)),
+                "slr_weight_outer": float(o.get("slr_weight_outer", 0.1))}
+
+    def _unadapted_loss(self, pair: DynaVSRPair, lq: Tensor, gt: Tensor) -> float:
+        with torch.no_grad():
+            out = pair.vsr(lq)
+            return float(self.loss_fn(out, centre_target(out, gt)))
+
+    def _record(self, iteration: int, before: float, after: float) -> None:
         self.last = {"l_hr_unadapted": before, "l_hr_adapted": after}
         if iteration % self.print_freq == 0:
             log.info("iter %d: HR loss unadapted %.6f, adapted %.6f", iteration, before, after)
-        return totals
+
+    def diagnostics(self) -> dict[str, float]:
+        """Unadapted vs adapted HR loss (meta stage: every iteration, over the batch; backbone stage: every
+        ``logger.print_freq`` iterations, on the batch's first clip)."""
+        return dict(self.last)
 
     def _legacy_joint_losses(self, pair: DynaVSRPair, lq: Tensor, gt: Tensor, slr: Tensor) -> dict[str, Tensor]:
         """What the official meta-training loop effectively optimises (reference §7 defect 1; for ablations and for

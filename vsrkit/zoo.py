@@ -274,3 +274,33 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     tmp_index.write_text(json.dumps(idx, indent=2, sort_keys=True) + "\n")
     tmp_index.replace(out_dir / "index.json")
     return card
+
+
+def load_flow_init(model: nn.Module, spec: str | Path) -> nn.Module:
+    """Load a pre-trained SpyNet into ``model.spynet`` (config key ``model.init_flow``): ``shipped:spynet`` (the
+    shipped flow network) or a path to a SpyNet file (vsrkit safetensors, BasicSR ``.pth``, or a ``spynet.*``
+    part of a model file). Other weights of ``model`` are untouched."""
+    from vsrkit.checkpoint import load_checkpoint_file
+    from vsrkit.ops.spynet import convert_official_spynet_state_dict
+
+    flow_net = getattr(model, "spynet", None)
+    if flow_net is None:
+        raise VsrkitError(f"model.init_flow: {type(model).__name__} has no SpyNet (.spynet): drop model.init_flow")
+    text = str(spec)
+    if text.startswith("shipped:"):
+        path = shipped_path(text[len("shipped:"):])
+        if path is None:
+            raise VsrkitError(f"no shipped weights named {text[len('shipped:'):]!r}: use shipped:spynet or a path")
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise VsrkitError(f"model.init_flow {text!r} does not exist: use shipped:spynet or a SpyNet file")
+    state = load_checkpoint_file(path)
+    if any(k.startswith("spynet.") for k in state):
+        state = {k[len("spynet."):]: v for k, v in state.items() if k.startswith("spynet.")}
+    own = flow_net.state_dict()
+    state = convert_official_spynet_state_dict(state)
+    # mean/std are ImageNet constants, not trained: keep the model's exact ones (an fp16 file rounds them)
+    state.update(mean=own["mean"], std=own["std"])
+    flow_net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    return model

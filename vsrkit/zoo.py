@@ -27,7 +27,7 @@ from torch import nn
 from vsrkit.errors import VsrkitError
 
 __all__ = ["Shipped", "SHIPPED", "DEFAULT_SHARP", "DEFAULT_BLURRY", "weights_dir", "shipped", "shipped_path",
-           "shipped_card", "evaluate_entry", "export", "hardware_summary"]
+           "shipped_card", "evaluate_entry", "export", "hardware_summary", "load_spynet", "load_flow_init"]
 
 #: The held-out clip (never in any shipped model's training data) and how much of it the cards score.
 HELD_OUT_CLIP = "carphone_pristine"
@@ -276,31 +276,39 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     return card
 
 
-def load_flow_init(model: nn.Module, spec: str | Path) -> nn.Module:
-    """Load a pre-trained SpyNet into ``model.spynet`` (config key ``model.init_flow``): ``shipped:spynet`` (the
-    shipped flow network) or a path to a SpyNet file (vsrkit safetensors, BasicSR ``.pth``, or a ``spynet.*``
-    part of a model file). Other weights of ``model`` are untouched."""
+def load_spynet(spec: str | Path) -> nn.Module:
+    """A SpyNet from ``shipped:NAME`` / a zoo name (the shipped flow network, or the ``spynet`` of a shipped video
+    model) or from a file: vsrkit safetensors, BasicSR ``.pth``, or a model file whose ``spynet.*`` part is used."""
     from vsrkit.checkpoint import load_checkpoint_file
-    from vsrkit.ops.spynet import convert_official_spynet_state_dict
+    from vsrkit.ops.spynet import SpyNet, convert_official_spynet_state_dict
 
-    flow_net = getattr(model, "spynet", None)
-    if flow_net is None:
-        raise VsrkitError(f"model.init_flow: {type(model).__name__} has no SpyNet (.spynet): drop model.init_flow")
     text = str(spec)
-    if text.startswith("shipped:"):
-        path = shipped_path(text[len("shipped:"):])
+    name = text[len("shipped:"):] if text.startswith("shipped:") else text
+    if name in SHIPPED and not Path(text).is_file():
+        path = shipped_path(name)
         if path is None:
-            raise VsrkitError(f"no shipped weights named {text[len('shipped:'):]!r}: use shipped:spynet or a path")
+            raise VsrkitError(f"the shipped weights of {name!r} are missing: reinstall vsrkit")
     else:
         path = Path(text)
         if not path.is_file():
-            raise VsrkitError(f"model.init_flow {text!r} does not exist: use shipped:spynet or a SpyNet file")
+            raise VsrkitError(f"SpyNet weights {text!r} do not exist: use shipped:spynet or a SpyNet file")
     state = load_checkpoint_file(path)
     if any(k.startswith("spynet.") for k in state):
         state = {k[len("spynet."):]: v for k, v in state.items() if k.startswith("spynet.")}
-    own = flow_net.state_dict()
+    net = SpyNet()
+    own = net.state_dict()
     state = convert_official_spynet_state_dict(state)
-    # mean/std are ImageNet constants, not trained: keep the model's exact ones (an fp16 file rounds them)
+    # mean/std are ImageNet constants, not trained: keep the exact ones (an fp16 file rounds them)
     state.update(mean=own["mean"], std=own["std"])
-    flow_net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    return net.eval()
+
+
+def load_flow_init(model: nn.Module, spec: str | Path) -> nn.Module:
+    """Start ``model.spynet`` from a pre-trained SpyNet (config key ``model.init_flow``, e.g. ``shipped:spynet``;
+    see :func:`load_spynet`). Other weights of ``model`` are untouched."""
+    flow_net = getattr(model, "spynet", None)
+    if flow_net is None:
+        raise VsrkitError(f"model.init_flow: {type(model).__name__} has no SpyNet (.spynet): drop model.init_flow")
+    flow_net.load_state_dict(load_spynet(spec).state_dict(), strict=True)
     return model

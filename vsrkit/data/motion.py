@@ -39,6 +39,7 @@ __all__ = [
     "pair_flows",
     "MotionClipDataset",
     "photo_sources",
+    "translated_pair",
 ]
 
 
@@ -194,10 +195,10 @@ def _fit_path(rng: np.random.Generator, num_frames: int, size: int, settings: Mo
 # ----------------------------------------------------------------------------------------------------------------
 # Rendering
 # ----------------------------------------------------------------------------------------------------------------
-def _sample(source: torch.Tensor, maps: Sequence[Affine], size: int, mode: str) -> torch.Tensor:
-    """``source`` ``(1, C, Hs, Ws)`` float → ``(T, C, size, size)`` sampled at ``maps`` (zeros outside)."""
+def _sample(source: torch.Tensor, maps: Sequence[Affine], h: int, w: int, mode: str) -> torch.Tensor:
+    """``source`` ``(1, C, Hs, Ws)`` float → ``(T, C, h, w)`` sampled at ``maps`` (zeros outside)."""
     _, c, hs, ws = source.shape
-    grid = _grid(size, size)
+    grid = _grid(h, w)
     pos = np.stack([m.apply(grid) for m in maps])  # (T, size, size, 2) source pixels
     norm = 2.0 * pos / np.array([max(ws - 1, 1), max(hs - 1, 1)]) - 1.0
     g = torch.from_numpy(norm).to(source.dtype)
@@ -307,7 +308,7 @@ def render_motion_clip(photo: np.ndarray, rng: np.random.Generator, *, num_frame
     x0, y0 = (np.floor(lo) - margin).astype(int).clip(0)
     x1, y1 = np.minimum(np.ceil(hi) + margin, [w - 1, h - 1]).astype(int)
     crop = _to_tensor(small[y0 : y1 + 1, x0 : x1 + 1])
-    frames = _sample(crop, _recentre(cam, -np.array([x0, y0], dtype=np.float64)), size, mode)
+    frames = _sample(crop, _recentre(cam, -np.array([x0, y0], dtype=np.float64)), size, size, mode)
     params: dict[str, Any] = {"photo_size": [int(photo.shape[1]), int(photo.shape[0])], "reduction": factor,
                               "camera": [{"M": m.M.tolist(), "b": m.b.tolist()} for m in cam]}
     fg_maps, fg_masks = None, np.zeros((num_frames, size, size), bool)
@@ -347,7 +348,7 @@ def _foreground(rng: np.random.Generator, source: np.ndarray, num_frames: int, s
         maps.append(Affine(rot, np.full(2, r) - rot @ centres[t]))
     grid = _grid(size, size)
     masks = np.stack([(((m.apply(grid) - r) / (r * np.array([1.0, 0.7]))) ** 2).sum(-1) <= 1.0 for m in maps])
-    frames = _sample(patch, maps, size, mode)
+    frames = _sample(patch, maps, size, size, mode)
     return maps, masks, frames
 
 
@@ -501,3 +502,22 @@ def _reorder(clip: MotionClip, order: np.ndarray) -> MotionClip:
         fg = [fg[i] for i in order]
     flows, valid = pair_flows(cam, size, fg, masks if fg is not None else None)
     return MotionClip(clip.frames[order], flows, valid, masks, {**clip.params, "order": order.tolist()})
+
+
+def translated_pair(image: np.ndarray, shift: Sequence[float], *, margin: int = 6,
+                    mode: str = "bicubic") -> tuple[np.ndarray, np.ndarray]:
+    """Two frames cut from ``image`` ``(H, W, 3)`` uint8 whose content moves by ``shift = (dx, dy)`` px (sub-pixel
+    allowed) from the first to the second, so the true flow of the first into the second is ``shift`` everywhere
+    (``flow_warp(second, shift) = first``). Both are ``(H - 2·margin, W - 2·margin, 3)`` uint8, resampled by the
+    same interpolator (integer shifts are exact copies); ``margin`` must exceed ``|shift|`` + 2 so no sample falls
+    outside ``image``."""
+    dx, dy = float(shift[0]), float(shift[1])
+    if max(abs(dx), abs(dy)) + 2 > margin:
+        raise VsrkitError(f"shift {shift} needs margin > {max(abs(dx), abs(dy)) + 2:g}: raise margin")
+    h, w = image.shape[0] - 2 * margin, image.shape[1] - 2 * margin
+    if min(h, w) < 1:
+        raise VsrkitError(f"image {image.shape[1]}x{image.shape[0]} is too small for margin {margin}")
+    first = Affine(np.eye(2), np.array([margin, margin], dtype=np.float64))
+    second = Affine(np.eye(2), np.array([margin - dx, margin - dy]))
+    pair = _to_uint8(_sample(_to_tensor(image), [first, second], h, w, mode))
+    return pair[0], pair[1]

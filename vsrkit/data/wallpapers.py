@@ -22,7 +22,8 @@ from typing import Any, Sequence
 
 from vsrkit.errors import VsrkitError
 
-__all__ = ["DEFAULT_PACKAGES", "prepare_photo_folder", "package_images", "read_copyright"]
+__all__ = ["DEFAULT_PACKAGES", "prepare_photo_folder", "package_images", "read_copyright", "parse_copyright",
+           "split_files"]
 
 #: Wallpaper packages with raster photographs and art in Debian/Ubuntu (checked in their copyright files:
 #: GPL-2+, CC-BY-SA-3.0, CC-BY-4.0 / CC-BY-SA-4.0 / CC0-1.0, CC-BY-SA-3.0/4.0).
@@ -68,10 +69,16 @@ def package_images(package: str) -> list[Path]:
 def read_copyright(package: str) -> list[dict[str, str]]:
     """``Files:`` stanzas of ``/usr/share/doc/<package>/copyright``: ``[{files, copyright, license}]``."""
     path = Path("/usr/share/doc") / package / "copyright"
-    if not path.is_file():
-        return []
-    stanzas, cur, key = [], {}, None
-    for line in path.read_text(errors="replace").splitlines() + [""]:
+    return parse_copyright(path.read_text(errors="replace")) if path.is_file() else []
+
+
+def parse_copyright(text: str) -> list[dict[str, str]]:
+    """Stanzas of a Debian machine-readable copyright file that have ``Files:`` (``[{files, copyright, license}]``;
+    only the licence's short name is kept)."""
+    stanzas: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    key = None
+    for line in text.splitlines() + [""]:
         if not line.strip():
             if "files" in cur:
                 stanzas.append(cur)

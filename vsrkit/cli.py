@@ -327,6 +327,9 @@ def shipped_table() -> list[dict]:
             psnr_y, bic = best["psnr_y"], scores["bicubic"]["psnr_y"]
             proto = ev["protocol"] if isinstance(ev["protocol"], str) else ev["protocol"]["name"]
             protocol = f"{proto} x{ev['scale']}, {ev['clip'].split('_')[0]}" + (" +adapt" if "adapted" in scores else "")
+        elif "epe_1_4" in scores:
+            psnr_y = bic = None
+            protocol = f"known shifts: EPE {scores['epe_1_4']:.2f} px"
         elif scores:
             first = next(iter(scores))
             psnr_y, bic = scores[first]["psnr_y"], scores[first]["bicubic_psnr_y"]

@@ -78,6 +78,11 @@ SHIPPED: dict[str, Shipped] = {
                 "configs/ship/srinr_small_images.yaml",
                 {"kind": "images", "images": list(HELD_OUT_IMAGES), "scales": [4, 2, 3.5, 8], "crop_multiple": 56},
                 "12 scikit-image photos (chelsea, coins, gravel held out)"),
+        Shipped("spynet", "spynet", "spynet_motion_photos.safetensors",
+                "optical flow (SpyNet) pre-trained on known motion; video configs start from it (model.init_flow)",
+                "configs/spynet_pretrain_photos.yaml",
+                {"kind": "flow", "clip": HELD_OUT_CLIP, "frame": 0},
+                "Debian wallpaper photos (vsrkit prepare-photos, train split) + bigbuckbunny frames, known warps"),
     )
 }
 
@@ -133,6 +138,8 @@ def hardware_summary() -> str:
 def _load(entry: Shipped, path: Path) -> nn.Module:
     from vsrkit.models.weights import load_model
 
+    if entry.method == "spynet":
+        return load_spynet(path)
     if entry.method == "mfdn":
         from vsrkit.engine.adapt import load_mfdn
 
@@ -149,7 +156,11 @@ def parameter_count(name: str) -> int:
     card, entry = shipped_card(name), SHIPPED[name]
     downscalers = downscaler_classes()
     with torch.device("meta"):
-        if entry.method in downscalers:
+        if entry.method == "spynet":
+            from vsrkit.ops.spynet import SpyNet
+
+            model = SpyNet()
+        elif entry.method in downscalers:
             model = downscalers[entry.method](**card.get("overrides", {}))
         else:
             model = build(entry.method, card.get("variant"), **card.get("overrides", {}))
@@ -214,7 +225,22 @@ def evaluate_entry(name: str, path: str | Path | None = None, *, frames: int | N
         return _clip_scores(model, entry, frames)
     if kind == "images":
         return _image_scores(model, entry)
+    if kind == "flow":
+        return _flow_scores(model, entry)
     return {}
+
+
+def _flow_scores(model: nn.Module, entry: Shipped) -> dict[str, Any]:
+    """Known-shift EPE (px) on a frame of the held-out clip (:mod:`vsrkit.engine.flow_check`)."""
+    from vsrkit.data.clips import Clip
+    from vsrkit.data.samples import sample_clip
+    from vsrkit.engine.flow_check import known_shift_epe, mean_epe
+
+    path = sample_clip(entry.evaluation["clip"])
+    frame = Clip(path.stem, path).read([int(entry.evaluation["frame"])])[0]
+    rows = known_shift_epe(model, frame)
+    return {"known_shift": [{"shift": list(r["shift"]), "epe": round(r["epe"], 4)} for r in rows],
+            "epe_1_4": round(mean_epe(rows), 4)}
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -224,6 +250,8 @@ def _headline(scores: dict[str, Any]) -> float:
     """The number the fp16 check compares: the model's (adapted, if any) PSNR-Y, or the x4 PSNR for images."""
     if "model" in scores:
         return float(scores.get("adapted", scores["model"])["psnr_y"])
+    if "epe_1_4" in scores:  # flow networks: the tolerance then reads as px of EPE
+        return float(scores["epe_1_4"])
     if scores:
         return float(next(iter(scores.values()))["psnr"])
     return 0.0

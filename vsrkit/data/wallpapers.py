@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from vsrkit.errors import VsrkitError
 
 __all__ = ["DEFAULT_PACKAGES", "prepare_photo_folder", "package_images", "read_copyright", "parse_copyright",
-           "split_files"]
+           "split_files", "licence_summary"]
 
 #: Wallpaper packages with raster photographs and art in Debian/Ubuntu (checked in their copyright files:
 #: GPL-2+, CC-BY-SA-3.0, CC-BY-4.0 / CC-BY-SA-4.0 / CC0-1.0, CC-BY-SA-3.0/4.0).
@@ -172,3 +172,20 @@ def split_files(folder: str | Path, split: str) -> list[str]:
         raise VsrkitError(f"'{folder}' has no manifest.json: prepare it with `vsrkit prepare-photos {folder}`")
     photos = json.loads(path.read_text())["photos"]
     return [str(Path(folder) / e["file"]) for e in photos if e["split"] == split]
+
+
+def licence_summary(folder: str | Path) -> dict[str, Any]:
+    """What a model card records about a prepared photo folder: packages, photos per licence and split, and the
+    manifest's sha256 (the per-file licences and copyright holders stay in ``manifest.json``)."""
+    from collections import Counter
+
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        raise VsrkitError(f"'{folder}' has no manifest.json: prepare it with `vsrkit prepare-photos {folder}`")
+    manifest = json.loads(path.read_text())
+    photos = manifest["photos"]
+    return {"packages": manifest["packages"],
+            "licences": dict(Counter(f"{e['package']}: {e['license']}" for e in photos)),
+            "splits": dict(Counter(e["split"] for e in photos)),
+            "copyright_files": sorted({e["copyright_file"] for e in photos}),
+            "manifest_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}

@@ -4,7 +4,8 @@ Each batch holds ``T``-frame clips rendered from photos with their exact flows; 
 ``(frame_t, frame_{t+1})`` is one SpyNet example, ``SpyNet(ref=frame_t, supp=frame_{t+1})`` ≈ ``flow_t`` (the
 direction VSR models use, :func:`vsrkit.ops.spynet.neighbour_flows`). The loss is the multi-scale end-point error
 of every pyramid level (:func:`vsrkit.ops.losses.multiscale_epe`). Validation renders clips from held-out photos and
-reports the EPE of the final flow (``epe``, lower is better) on them.
+reports the EPE of the final flow (``epe``, lower is better) on them, and the known-shift EPE over 1–4 px shifts of
+LR-like frames cut from those photos (``shift_epe_1_4``).
 
 Config keys: ``model.name: spynet``; ``train.flow_input`` (``lq``: the degraded LR frames and ``flow_lq``, what VSR
 models feed SpyNet; ``gt``: the clean HR frames and ``flow``), ``train.level_weights`` (6 numbers, coarsest first),
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -78,7 +80,35 @@ class FlowRecipe(Recipe):
             pred = model(ref.to(trainer.ctx.device), supp.to(trainer.ctx.device))
             total += float(endpoint_error(pred, flow.to(pred))) * len(ref)
             count += len(ref)
+        values = {"epe": total / max(count, 1), "shift_epe_1_4": known_shift_val_epe(model, trainer.val_set)}
         trainer.model.train()
-        epe = total / max(count, 1)
-        trainer.record_validation({"epe": epe}, lower_is_better=True)
-        return {"mean": {"epe": epe}}
+        trainer.record_validation(values, lower_is_better=True)
+        return {"mean": values}
+
+
+def val_frames(dataset: Any, count: int = 4, size: tuple[int, int] = (144, 176)) -> list[np.ndarray]:
+    """LR-like frames ``(h, w, 3)`` uint8 from the first ``count`` sources of a motion dataset: the centre
+    ``4h × 4w`` of each (reduced) photo, MATLAB-bicubic ×1/4 (the size and look of what video models feed SpyNet)."""
+    from vsrkit.ops.resize import imresize
+
+    frames = []
+    h, w = size
+    for i in range(min(count, len(dataset.sources))):
+        photo = dataset.photo(i)
+        ph, pw = photo.shape[:2]
+        if ph < 4 * h or pw < 4 * w:
+            continue
+        top, left = (ph - 4 * h) // 2, (pw - 4 * w) // 2
+        crop = torch.from_numpy(np.ascontiguousarray(photo[top : top + 4 * h, left : left + 4 * w]))
+        lr = imresize(crop.permute(2, 0, 1)[None].double() / 255.0, 0.25)[0]
+        frames.append((lr.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy())
+    return frames
+
+
+def known_shift_val_epe(model: nn.Module, dataset: Any) -> float:
+    """Mean known-shift EPE over 1–4 px shifts (:mod:`vsrkit.engine.flow_check`) on validation photos: the issue's
+    criterion, measured on validation data so that iterations are chosen without the test frame."""
+    from vsrkit.engine.flow_check import known_shift_epe, mean_epe
+
+    scores = [mean_epe(known_shift_epe(model, f)) for f in val_frames(dataset)]
+    return float(np.mean(scores)) if scores else float("nan")

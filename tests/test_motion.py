@@ -211,3 +211,15 @@ def test_copyright_parsing_and_licence_lookup():
 
     assert _licence_for(Path("/usr/share/backgrounds/Bridge_by_X.jpg"), stanzas)["license"] == "CC-BY-SA-4.0"
     assert _licence_for(Path("/usr/share/backgrounds/other.png"), stanzas)["license"] == "GPL-2+"
+
+
+def test_known_shift_check_runs_on_every_shipped_flow_network(astronaut):
+    from vsrkit.engine.flow_check import shipped_flow_networks
+
+    nets = dict(shipped_flow_networks())
+    assert {"basicvsr", "iart", "iacnn", "bvsr_ik"} <= set(nets)
+    frame = astronaut[200:280, 200:300]
+    for name, net in nets.items():
+        rows = known_shift_epe(net, frame, [(0, 0), (3, 2)])
+        assert [r["shift"] for r in rows] == [(0.0, 0.0), (3.0, 2.0)]
+        assert all(np.isfinite(r["epe"]) for r in rows), name

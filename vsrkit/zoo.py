@@ -315,7 +315,8 @@ def load_spynet(spec: str | Path) -> nn.Module:
     if name in SHIPPED and not Path(text).is_file():
         path = shipped_path(name)
         if path is None:
-            raise VsrkitError(f"the shipped weights of {name!r} are missing: reinstall vsrkit")
+            raise VsrkitError(f"no shipped weights for {name!r} in this install: train a SpyNet with "
+                              "configs/spynet_pretrain_photos.yaml and pass its weights file instead")
     else:
         path = Path(text)
         if not path.is_file():

@@ -45,6 +45,8 @@ def test_cards_are_complete_and_beat_bicubic(name):
         assert best["psnr_y"] > scores["bicubic"]["psnr_y"] and best["psnr_rgb"] > scores["bicubic"]["psnr_rgb"]
     elif entry.evaluation["kind"] == "images":
         assert scores["x4"]["psnr"] > scores["x4"]["bicubic_psnr"]
+    elif entry.evaluation["kind"] == "flow":  # issue 18: a shipped flow network follows known 1-4 px shifts
+        assert scores["epe_1_4"] < 0.5
     if card["storage"] == "fp16":
         assert abs(card["fp16_delta_db"]) <= 0.01
         assert all(v.dtype in (torch.float16, torch.int64) for v in load_state_dict(zoo.shipped_path(name)).values())
@@ -55,7 +57,7 @@ def test_default_model_gains_one_db_over_bicubic():
     assert scores["model"]["psnr_y"] - scores["bicubic"]["psnr_y"] >= 1.0
 
 
-@pytest.mark.parametrize("name", [n for n in SHIPPED if zoo.SHIPPED[n].method != "mfdn"])
+@pytest.mark.parametrize("name", [n for n in SHIPPED if zoo.SHIPPED[n].method not in ("mfdn", "spynet")])
 def test_resolve_model_loads_shipped_weights(name):
     model, spec = resolve_model(name)
     state = load_state_dict(zoo.shipped_path(name))
@@ -193,3 +195,15 @@ def test_card_protocol_reproduces_from_the_command_line(name, tmp_path):
                      "--seed", str(ev["seed"]), *pairs]) == 0
         written = np.stack([read_image(p) for p in list_frames(tmp_path / "lr")])
         assert np.array_equal(written, card_way.lr)
+@pytest.mark.skipif("spynet" not in SHIPPED, reason="no shipped SpyNet")
+def test_shipped_spynet_follows_known_shifts_and_starts_video_models():
+    """Re-measure the shipped flow network's known-shift EPE (card vs now) and load it into a video model."""
+    from vsrkit.models import build
+
+    card = zoo.shipped_card("spynet")
+    measured = zoo.evaluate_entry("spynet")
+    assert measured["epe_1_4"] == pytest.approx(card["scores"]["epe_1_4"], abs=1e-3) and measured["epe_1_4"] < 0.5
+    model = zoo.load_flow_init(build("basicvsr", "small"), "shipped:spynet")
+    net = zoo.load_spynet("shipped:spynet")
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in model.spynet.state_dict().items())
+    assert zoo.parameter_count("spynet") == 1_440_300

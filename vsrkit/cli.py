@@ -340,6 +340,9 @@ def shipped_table() -> list[dict]:
             psnr_y, bic = best["psnr_y"], scores["bicubic"]["psnr_y"]
             proto = ev["protocol"] if isinstance(ev["protocol"], str) else ev["protocol"]["name"]
             protocol = f"{proto} x{ev['scale']}, {ev['clip'].split('_')[0]}" + (" +adapt" if "adapted" in scores else "")
+        elif "epe_1_4" in scores:
+            psnr_y = bic = None
+            protocol = f"known shifts: EPE {scores['epe_1_4']:.2f} px"
         elif scores:
             first = next(iter(scores))
             psnr_y, bic = scores[first]["psnr_y"], scores[first]["bicubic_psnr_y"]
@@ -517,10 +520,43 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# prepare-photos
+# ----------------------------------------------------------------------------------------------------------------
+def _add_prepare_photos(sub: argparse._SubParsersAction) -> None:
+    from vsrkit.data.wallpapers import DEFAULT_PACKAGES
+
+    p = sub.add_parser(
+        "prepare-photos",
+        help="copy the photos of installed wallpaper packages into a training folder with a licence manifest",
+        description="Nothing is downloaded: install the packages first (sudo apt-get install "
+                    f"{' '.join(DEFAULT_PACKAGES)}). Writes OUT/manifest.json (package, licence, train/val split).",
+    )
+    p.add_argument("output", help="folder to create")
+    p.add_argument("--packages", nargs="+", default=list(DEFAULT_PACKAGES), help="Debian packages to read")
+    p.add_argument("--overwrite", action="store_true", help="replace a folder this command wrote before")
+    p.set_defaults(func=_cmd_prepare_photos)
+
+
+def _cmd_prepare_photos(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from vsrkit.data.wallpapers import prepare_photo_folder
+
+    manifest = prepare_photo_folder(args.output, args.packages, overwrite=args.overwrite)
+    photos = manifest["photos"]
+    splits = Counter(e["split"] for e in photos)
+    print(f"wrote {len(photos)} photos to {args.output} ({splits['train']} train, {splits['val']} val); "
+          f"licences: {dict(Counter(e['license'] for e in photos))}"
+          + (f"; not installed: {', '.join(manifest['missing'])}" if manifest["missing"] else ""))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------------------------
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_upscale, _add_degrade, _add_eval, _add_models, _add_train, _add_eval_model, _add_convert,
+    _add_prepare_photos,
 ]
 
 

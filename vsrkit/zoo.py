@@ -28,7 +28,8 @@ from torch import nn
 from vsrkit.errors import VsrkitError
 
 __all__ = ["Shipped", "SHIPPED", "DEFAULT_SHARP", "DEFAULT_BLURRY", "weights_dir", "shipped", "shipped_path",
-           "shipped_card", "evaluate_entry", "score_test_split", "export", "hardware_summary"]
+           "shipped_card", "evaluate_entry", "score_test_split", "export", "hardware_summary", "load_spynet",
+           "load_flow_init"]
 
 #: The held-out clip (never in any shipped model's training data) and how much of it the cards score.
 HELD_OUT_CLIP = "carphone_pristine"
@@ -83,6 +84,11 @@ SHIPPED: dict[str, Shipped] = {
                 "configs/ship/srinr_small_images.yaml",
                 {"kind": "images", "images": list(HELD_OUT_IMAGES), "scales": [4, 2, 3.5, 8], "crop_multiple": 56},
                 "12 scikit-image photos (chelsea, coins, gravel held out)"),
+        Shipped("spynet", "spynet", "spynet_motion_photos.safetensors",
+                "optical flow (SpyNet) pre-trained on known motion; video configs start from it (model.init_flow)",
+                "configs/spynet_pretrain_photos.yaml",
+                {"kind": "flow", "clip": HELD_OUT_CLIP, "frame": 0},
+                "Debian wallpaper photos (vsrkit prepare-photos, train split) + bigbuckbunny frames, known warps"),
     )
 }
 
@@ -149,6 +155,8 @@ def hardware_summary() -> str:
 def _load(entry: Shipped, path: Path) -> nn.Module:
     from vsrkit.models.weights import load_model
 
+    if entry.method == "spynet":
+        return load_spynet(path)
     if entry.method == "mfdn":
         from vsrkit.engine.adapt import load_mfdn
 
@@ -165,7 +173,11 @@ def parameter_count(name: str) -> int:
     card, entry = shipped_card(name), SHIPPED[name]
     downscalers = downscaler_classes()
     with torch.device("meta"):
-        if entry.method in downscalers:
+        if entry.method == "spynet":
+            from vsrkit.ops.spynet import SpyNet
+
+            model = SpyNet()
+        elif entry.method in downscalers:
             model = downscalers[entry.method](**card.get("overrides", {}))
         else:
             model = build(entry.method, card.get("variant"), **card.get("overrides", {}))
@@ -281,7 +293,22 @@ def evaluate_entry(name: str, path: str | Path | None = None, *, frames: int | N
         return _clip_scores(model, entry, frames)
     if kind == "images":
         return _image_scores(model, entry)
+    if kind == "flow":
+        return _flow_scores(model, entry)
     return {}
+
+
+def _flow_scores(model: nn.Module, entry: Shipped) -> dict[str, Any]:
+    """Known-shift EPE (px) on a frame of the held-out clip (:mod:`vsrkit.engine.flow_check`)."""
+    from vsrkit.data.clips import Clip
+    from vsrkit.data.samples import sample_clip
+    from vsrkit.engine.flow_check import known_shift_epe, mean_epe
+
+    path = sample_clip(entry.evaluation["clip"])
+    frame = Clip(path.stem, path).read([int(entry.evaluation["frame"])])[0]
+    rows = known_shift_epe(model, frame)
+    return {"known_shift": [{"shift": list(r["shift"]), "epe": round(r["epe"], 4)} for r in rows],
+            "epe_1_4": round(mean_epe(rows), 4)}
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -291,6 +318,8 @@ def _headline(scores: dict[str, Any]) -> float:
     """The number the fp16 check compares: the model's (adapted, if any) PSNR-Y, or the x4 PSNR for images."""
     if "model" in scores:
         return float(scores.get("adapted", scores["model"])["psnr_y"])
+    if "epe_1_4" in scores:  # flow networks: the tolerance then reads as px of EPE
+        return float(scores["epe_1_4"])
     if scores:
         return float(next(iter(scores.values()))["psnr"])
     return 0.0
@@ -343,3 +372,42 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     tmp_index.write_text(json.dumps(idx, indent=2, sort_keys=True) + "\n")
     tmp_index.replace(out_dir / "index.json")
     return card
+
+
+def load_spynet(spec: str | Path) -> nn.Module:
+    """A SpyNet from ``shipped:NAME`` / a zoo name (the shipped flow network, or the ``spynet`` of a shipped video
+    model) or from a file: vsrkit safetensors, BasicSR ``.pth``, or a model file whose ``spynet.*`` part is used."""
+    from vsrkit.checkpoint import load_checkpoint_file
+    from vsrkit.ops.spynet import SpyNet, convert_official_spynet_state_dict
+
+    text = str(spec)
+    name = text[len("shipped:"):] if text.startswith("shipped:") else text
+    if name in SHIPPED and not Path(text).is_file():
+        path = shipped_path(name)
+        if path is None:
+            raise VsrkitError(f"no shipped weights for {name!r} in this install: train a SpyNet with "
+                              "configs/spynet_pretrain_photos.yaml and pass its weights file instead")
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise VsrkitError(f"SpyNet weights {text!r} do not exist: use shipped:spynet or a SpyNet file")
+    state = load_checkpoint_file(path)
+    if any(k.startswith("spynet.") for k in state):
+        state = {k[len("spynet."):]: v for k, v in state.items() if k.startswith("spynet.")}
+    net = SpyNet()
+    own = net.state_dict()
+    state = convert_official_spynet_state_dict(state)
+    # mean/std are ImageNet constants, not trained: keep the exact ones (an fp16 file rounds them)
+    state.update(mean=own["mean"], std=own["std"])
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+    return net.eval()
+
+
+def load_flow_init(model: nn.Module, spec: str | Path) -> nn.Module:
+    """Start ``model.spynet`` from a pre-trained SpyNet (config key ``model.init_flow``, e.g. ``shipped:spynet``;
+    see :func:`load_spynet`). Other weights of ``model`` are untouched."""
+    flow_net = getattr(model, "spynet", None)
+    if flow_net is None:
+        raise VsrkitError(f"model.init_flow: {type(model).__name__} has no SpyNet (.spynet): drop model.init_flow")
+    flow_net.load_state_dict(load_spynet(spec).state_dict(), strict=True)
+    return model

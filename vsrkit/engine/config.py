@@ -150,9 +150,45 @@ def build_clip_lists(section: dict[str, Any]):
     raise VsrkitError(f"unknown dataset type {kind!r}: use samples, folder, reds, vid4, udm10, vimeo90k or gopro")
 
 
+def build_motion_dataset(section: dict[str, Any], scale: int, seed: int, *, train: bool):
+    """``type: motion``: clips with known camera motion rendered from photos (:mod:`vsrkit.data.motion`).
+
+    Keys: ``photos`` (files, folders, ``skimage:NAME``), ``photo_split`` (``train``/``val``: only that split of a
+    folder prepared by ``vsrkit prepare-photos``, read from its manifest), ``clips`` (sample clips / videos whose
+    every ``clip_frame_step``-th frame is a photo), ``motion`` (:class:`~vsrkit.data.motion.MotionSettings`
+    fields), ``num_frame``, ``gt_size``, ``protocol``, ``dataset_enlarge_ratio``, ``random_reverse``,
+    ``flip_sequence``, ``kernel_size``, ``cache_mb`` (photos kept decoded). Validation sets render the same clips on
+    every call (epoch 0, their own seed)."""
+    from vsrkit.data.motion import MotionClipDataset, MotionSettings, photo_sources
+
+    photos = list(section.get("photos") or [])
+    split = section.get("photo_split")
+    if split:
+        from vsrkit.data.wallpapers import split_files
+
+        photos = [f for p in photos for f in split_files(p, split)]
+    sources = photo_sources(photos, section.get("clips") or [], int(section.get("clip_frame_step", 25)))
+    return MotionClipDataset(
+        sources,
+        num_frame=int(section.get("num_frame", 7)),
+        gt_size=int(section.get("gt_size", 128)),
+        protocol=build_protocol(section, scale),
+        scale=scale,
+        settings=MotionSettings.from_dict(section.get("motion")),
+        dataset_enlarge_ratio=int(section.get("dataset_enlarge_ratio", 1)),
+        seed=seed if train else seed + 7919,
+        kernel_size=section.get("kernel_size"),
+        random_reverse=bool(section.get("random_reverse", False)) and train,
+        flip_sequence=bool(section.get("flip_sequence", False)),
+        cache_bytes=int(float(section.get("cache_mb", 512)) * 2**20),
+    )
+
+
 def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
     from vsrkit.data import TrainClipDataset
 
+    if section.get("type") == "motion":
+        return build_motion_dataset(section, scale, seed, train=True)
     if section.get("type") == "images":  # single-image collections (vsrkit.data.images)
         from vsrkit.data.images import build_image_dataset
 
@@ -181,6 +217,8 @@ def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
 def build_eval_dataset(section: dict[str, Any], scale: int, seed: int = 0):
     from vsrkit.data import EvalClipDataset
 
+    if section.get("type") == "motion":
+        return build_motion_dataset(section, scale, seed, train=False)
     if section.get("type") == "images":  # single-image collections (vsrkit.data.images)
         from vsrkit.data.images import build_image_dataset
 

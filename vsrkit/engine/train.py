@@ -45,7 +45,6 @@ from vsrkit.engine.infer import InferenceOptions
 from vsrkit.engine.recipes import Recipe, get_recipe
 from vsrkit.errors import VsrkitError
 from vsrkit.metrics import evaluate_clips
-from vsrkit.models.registry import spec as model_spec
 from vsrkit.models.weights import load_into, save_weights, sha256_file
 
 STATE_PATTERN = re.compile(r"iter_(\d{8})\.pt$")
@@ -229,8 +228,14 @@ class Trainer:
             load_into(model, init)
             self.init_weights = {"file": Path(init).name, "sha256": sha256_file(init)}
         model = model.to(self.ctx.device)
+        init_flow = get(cfg, "model.init_flow")
+        if init_flow:
+            # video models start their flow network from a pre-trained one (issue 18: shipped:spynet)
+            from vsrkit.zoo import load_flow_init
+
+            load_flow_init(model, init_flow)
         self.model_name = require(cfg, "model.name")
-        self.spec = model_spec(self.model_name)
+        self.spec = self.recipe.model_spec()
         self.model = model
         ema_decay = float(get(cfg, "train.ema_decay", 0) or 0)
         self.ema_decay = ema_decay
@@ -363,7 +368,7 @@ class Trainer:
         m = self.cfg.get("model") or {}
         return {
             "method": self.model_name,
-            "variant": m.get("variant") or self.spec.default_variant,
+            "variant": m.get("variant") or (self.spec.default_variant if self.spec is not None else None),
             "overrides": m.get("overrides") or {},
             "iterations": self.iteration,
             "config_name": self.cfg.get("name"),
@@ -372,6 +377,7 @@ class Trainer:
             "ema": self.ema is not None,
             "best": self.best,
             "init_weights": self.init_weights,
+            "init_flow": get(self.cfg, "model.init_flow"),
         }
 
     def save_checkpoint(self) -> None:
@@ -452,6 +458,9 @@ class Trainer:
         """Score the export model on the held-out clips (sharded over ranks), log, track the best checkpoint."""
         if self.val_set is None:
             return None
+        custom = self.recipe.validate(self)
+        if custom is not None:
+            return custom
         val = self.cfg.get("val") or {}
         model = self.export_model()
         options = InferenceOptions(chunk=int(val.get("chunk", 1000)), chunk_overlap=int(val.get("chunk_overlap", 0)),
@@ -474,18 +483,26 @@ class Trainer:
             self._log_validation(result, pred, gt, lq)
         return result
 
-    def _log_validation(self, result: dict, pred: dict, gt: dict, lq: dict) -> None:
-        mean = result["mean"]
+    def record_validation(self, values: dict[str, Any], *, lower_is_better: bool = False) -> None:
+        """Log validation numbers and keep ``weights/best.safetensors`` at the best ``val.best_metric``."""
+        if not self.ctx.is_main:
+            return
         metric = (self.cfg.get("val") or {}).get("best_metric", "psnr")
-        value = mean.get(metric)
-        record = {"iter": self.iteration, "val": {k: mean[k] for k in mean if isinstance(mean[k], (int, float))}}
+        value = values.get(metric)
+        record = {"iter": self.iteration, "val": {k: v for k, v in values.items() if isinstance(v, (int, float))}}
         self._log_jsonl(record)
         if self.tb is not None:
             for k, v in record["val"].items():
                 self.tb.add_scalar(f"val/{k}", v, self.iteration)
-        if value is not None and (self.best["value"] is None or value > self.best["value"]):
+        better = (lambda a, b: a < b) if lower_is_better else (lambda a, b: a > b)
+        if value is not None and (self.best["value"] is None or better(value, self.best["value"])):
             self.best = {"metric": metric, "value": value, "iter": self.iteration}
             save_weights(self.export_model(), self.out_dir / "weights" / "best.safetensors", self.card())
+        tqdm.write(f"[val {self.iteration}] " + "  ".join(
+            f"{k} {v:.4f}" for k, v in record["val"].items() if k.startswith(("psnr", "ssim", "tof", "epe"))))
+
+    def _log_validation(self, result: dict, pred: dict, gt: dict, lq: dict) -> None:
+        self.record_validation(result["mean"])
         clip = sorted(pred)[0]
         k = len(pred[clip]) // 2
         strip = comparison_strip(lq[clip][k], pred[clip][k], gt[clip][k])
@@ -496,8 +513,6 @@ class Trainer:
         cv2.imwrite(str(image_dir / f"iter_{self.iteration:08d}_{clip}.png"), np.ascontiguousarray(strip[..., ::-1]))
         if self.tb is not None:
             self.tb.add_image(f"val/{clip}", strip, self.iteration, dataformats="HWC")
-        tqdm.write(f"[val {self.iteration}] " + "  ".join(
-            f"{k} {v:.4f}" for k, v in record["val"].items() if k.startswith(("psnr", "ssim", "tof"))))
 
     def _log_jsonl(self, record: dict) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)

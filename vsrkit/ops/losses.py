@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["charbonnier_loss", "l1_loss", "CharbonnierLoss", "L1Loss"]
+__all__ = ["charbonnier_loss", "l1_loss", "endpoint_error", "multiscale_epe", "CharbonnierLoss", "L1Loss"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -60,3 +60,30 @@ class L1Loss(nn.Module):
 
     def forward(self, pred: Tensor, target: Tensor) -> Tensor:
         return self.loss_weight * l1_loss(pred, target, reduction=self.reduction)
+
+
+def endpoint_error(pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean end-point error ``‖pred − target‖₂`` of flows ``(N, 2, H, W)`` in pixels, over ``mask`` ``(N, 1, H, W)``
+    (> 0.5 counts) when given. The standard optical-flow error (Baker et al., IJCV 2011)."""
+    err = torch.sqrt(((pred - target) ** 2).sum(1, keepdim=True) + 1e-12)
+    if mask is None:
+        return err.mean()
+    m = (mask > 0.5).to(err.dtype)
+    return (err * m).sum() / m.sum().clamp_min(1.0)
+
+
+def multiscale_epe(levels: list[Tensor], target: Tensor, weights: list[float] | None = None) -> Tensor:
+    """``Σ_k w_k · EPE(levels[k], target_k)`` for a coarse-to-fine flow pyramid (SpyNet trains every level against
+    the ground truth at its own resolution, Ranjan & Black, CVPR 2017 §3). ``levels`` are ``(N, 2, H/2^j, W/2^j)``
+    flows in their own level's pixels, coarsest first; ``target_k`` is ``target (N, 2, H, W)`` averaged over
+    ``2^j × 2^j`` blocks and divided by ``2^j``. Default weights: 1 per level."""
+    weights = list(weights) if weights is not None else [1.0] * len(levels)
+    if len(weights) != len(levels):
+        raise ValueError(f"{len(levels)} flow levels but {len(weights)} level weights")
+    total = target.new_zeros(())
+    h = target.shape[-2]
+    for flow, w in zip(levels, weights):
+        factor = h // flow.shape[-2]
+        t = F.avg_pool2d(target, factor) / factor if factor > 1 else target
+        total = total + w * endpoint_error(flow, t)
+    return total

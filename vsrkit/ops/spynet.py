@@ -90,12 +90,14 @@ class SpyNet(nn.Module):
             levels.insert(0, F.avg_pool2d(levels[0], kernel_size=2, stride=2, count_include_pad=False))
         return levels
 
-    def _estimate(self, ref: Tensor, supp: Tensor) -> Tensor:
-        """Flow at the padded resolution (sizes multiples of 32)."""
+    def _estimate(self, ref: Tensor, supp: Tensor) -> list[Tensor]:
+        """Flows of every pyramid level at the padded resolution (sizes multiples of 32), coarsest first; level
+        ``k`` of 6 is ``(N, 2, H/2^(5-k), W/2^(5-k))`` in that level's pixels, the last one is the result."""
         ref_levels, supp_levels = self._pyramid(ref), self._pyramid(supp)
         n, _, h0, w0 = ref_levels[0].shape
         # BasicSR starts from a zero flow at half the coarsest size; the first ×2 upsampling restores that size.
         flow = ref_levels[0].new_zeros(n, 2, h0 // 2, w0 // 2)
+        flows = []
         for level, (ref_l, supp_l) in enumerate(zip(ref_levels, supp_levels)):
             up = F.interpolate(flow, scale_factor=2, mode="bilinear", align_corners=True) * 2.0
             # Odd sizes leave the upsampled flow one row/column short: replicate its last row/column.
@@ -105,9 +107,12 @@ class SpyNet(nn.Module):
                 up = F.pad(up, [0, 1, 0, 0], mode="replicate")
             warped = flow_warp(supp_l, up.permute(0, 2, 3, 1), padding_mode="border")
             flow = self.basic_module[level](torch.cat([ref_l, warped, up], dim=1)) + up
-        return flow
+            flows.append(flow)
+        return flows
 
-    def forward(self, ref: Tensor, supp: Tensor) -> Tensor:
+    def forward(self, ref: Tensor, supp: Tensor, *, return_levels: bool = False) -> Tensor | list[Tensor]:
+        """Flow ``(N, 2, H, W)``; with ``return_levels`` (training with a multi-scale loss, sizes multiples of 32)
+        the list of every level's flow, coarsest first, each in its own level's pixels."""
         if ref.shape != supp.shape or ref.dim() != 4 or ref.shape[1] != 3:
             raise ValueError(
                 f"SpyNet expects two (N,3,H,W) tensors of one shape, got {tuple(ref.shape)}, {tuple(supp.shape)}"
@@ -119,9 +124,14 @@ class SpyNet(nn.Module):
                 "pad the frames (replicate) to at least 33 px before computing flow"
             )
         h32, w32 = math.ceil(h / 32) * 32, math.ceil(w / 32) * 32
+        if return_levels:
+            if (h32, w32) != (h, w):
+                raise VsrkitError(f"multi-scale SpyNet flows need sizes that are multiples of 32, got {h}x{w}: "
+                                  "crop the training patches to a multiple of 32")
+            return self._estimate(ref, supp)
         ref = F.interpolate(ref, size=(h32, w32), mode="bilinear", align_corners=False)
         supp = F.interpolate(supp, size=(h32, w32), mode="bilinear", align_corners=False)
-        flow = F.interpolate(self._estimate(ref, supp), size=(h, w), mode="bilinear", align_corners=False)
+        flow = F.interpolate(self._estimate(ref, supp)[-1], size=(h, w), mode="bilinear", align_corners=False)
         # Displacements were measured in padded-grid pixels: rescale each component to the original grid.
         scale = flow.new_tensor([w / w32, h / h32]).view(1, 2, 1, 1)
         return flow * scale

@@ -64,6 +64,17 @@ class Recipe:
             raise VsrkitError("config is missing model.name: e.g. model: {name: basicvsr, variant: small}")
         return build(m["name"], m.get("variant"), **(m.get("overrides") or {}))
 
+    def model_spec(self):
+        """The registry spec of the trained model (the engine runs validation through it); ``None`` for networks
+        that are not SR models (a flow network), whose recipe then validates itself."""
+        from vsrkit.models.registry import spec
+
+        return spec((self.cfg.get("model") or {}).get("name"))
+
+    def validate(self, trainer: "Trainer") -> dict[str, Any] | None:
+        """Recipe-specific validation, or ``None`` for the engine's (upscale the val clips, PSNR/SSIM)."""
+        return None
+
     def on_iteration(self, trainer: "Trainer", iteration: int) -> None:
         """Called before every iteration (stage switches, freezing); default: nothing."""
 
@@ -85,6 +96,7 @@ RECIPES: dict[str, str] = {
     "bvsr_ik": "vsrkit.engine.recipes.bvsr_ik:BVSRIKRecipe",
     "fmanet": "vsrkit.engine.recipes.fmanet:FMANetRecipe",
     "dynavsr": "vsrkit.engine.recipes.dynavsr:DynaVSRRecipe",
+    "flow": "vsrkit.engine.recipes.flow:FlowRecipe",
 }
 
 

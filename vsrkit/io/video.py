@@ -30,7 +30,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from vsrkit.errors import VsrkitError
-from vsrkit.io import atomic
+from vsrkit.io import atomic, outputs
 
 log = logging.getLogger(__name__)
 
@@ -546,7 +546,7 @@ class VideoWriter(atomic.AtomicWriter):
                  color_matrix: str = "bt709", color_range: str = "tv", threaded: bool = True, queue_size: int = 8,
                  options: dict[str, str] | None = None, rotation: int = 0,
                  sample_aspect_ratio: Fraction | None = None):
-        self.path = atomic.check_output_path(path, overwrite=overwrite, inputs=(copy_streams_from,))
+        self.path = outputs.check_output(path, overwrite=overwrite, inputs=(copy_streams_from,), kind="file")
         self._overwrite = overwrite
         suffix = self.path.suffix.lower()
         if suffix not in _CONTAINERS:
@@ -810,7 +810,7 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
     if p.suffix == "" or p.is_dir():
         from vsrkit.io.frames import FrameFolderWriter
 
-        atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
+        outputs.check_output(p, overwrite=kw.get("overwrite", False), inputs=inputs, kind="folder")
         allowed = {"overwrite", "threaded", "queue_size", "compression"}
         if like is not None and like.rotation:
             log.warning("%s is displayed rotated by %d degrees; the PNG frames in '%s' hold the stored, unrotated "
@@ -829,5 +829,5 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
     for key in ("fps", "width", "height"):
         if key not in kw:
             raise VsrkitError(f"writer for '{p}' needs {key}: pass like=<input info> or {key}=...")
-    atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
+    outputs.check_output(p, overwrite=kw.get("overwrite", False), inputs=inputs, kind="file")
     return VideoWriter(p, **kw)

@@ -124,13 +124,14 @@ def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray
 
 
 def write_png(path: str | os.PathLike, rgb: np.ndarray, *, compression: int = 3) -> Path:
-    """Write an ``(H, W, 3)`` uint8/uint16 RGB image as PNG (16-bit stays 16-bit); the one image writer of vsrkit.
+    """Write an ``(H, W, 3)`` (or ``(H, W)`` grey) uint8/uint16 RGB image as PNG (16-bit stays 16-bit); the one image writer of vsrkit.
 
     The PNG is encoded in memory and written with ordinary file I/O, so a full disk, a size limit or a missing
     folder raise a one-line :class:`VsrkitError` instead of the silent ``False`` of ``cv2.imwrite``.
     """
     path = Path(path)
-    bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
+    rgb = np.ascontiguousarray(rgb)
+    bgr = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # (H, W) grey is written as is
     ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
     if not ok:
         raise VsrkitError(f"could not encode '{path}' as PNG ({rgb.dtype}, shape {rgb.shape}): pass uint8 or "

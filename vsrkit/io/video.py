@@ -419,6 +419,62 @@ def _frame_to_rgb(frame: av.VideoFrame, info: VideoInfo, out16: bool) -> np.ndar
     return frame.reformat(**kwargs).to_ndarray()
 
 
+class _StreamAudit:
+    """What the demuxer and decoder delivered, to find frames lost anywhere in a file, not only at its end.
+
+    Evidence of loss: video packets whose decoding failed; and, when the demuxer skipped bytes that belong to no
+    packet (a damaged region it resynchronised after), the holes in the video timestamps.
+    Timestamp holes alone are not loss: variable-frame-rate files have them by design, and some containers (MKV)
+    store a nominal duration for every packet.
+    """
+
+    # Bytes between two packets that container framing explains (cluster/block headers, TS packet headers,
+    # fragment boxes); a skipped region is larger than this plus a small fraction of the packet before it.
+    _FRAMING_BYTES = 4096
+    _FRAMING_FRACTION = 0.05
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int]] = []  # (byte position, size) of every packet with data
+        self.video: list[tuple[int, int, int]] = []  # (pts, duration, byte position) of video packets
+        self.errors: list[tuple[int | None, Exception]] = []  # (pts, error) of video packets that failed to decode
+        self.stopped: av.error.FFmpegError | None = None
+
+    def packet(self, packet: Any, is_video: bool) -> None:
+        if not packet.size:
+            return
+        pos = packet.pos if packet.pos is not None and packet.pos >= 0 else None
+        if pos is not None:
+            self.spans.append((pos, packet.size))
+        if is_video and packet.pts is not None:
+            self.video.append((int(packet.pts), int(packet.duration or 0), -1 if pos is None else pos))
+
+    def decode_error(self, packet: Any, error: Exception) -> None:
+        self.errors.append((packet.pts, error))
+
+    def _skipped_regions(self) -> list[tuple[int, int]]:
+        """Byte ranges ``(start, end)`` between packets that framing does not explain."""
+        spans = sorted(self.spans)
+        return [(p + n, q) for (p, n), (q, _) in zip(spans, spans[1:])
+                if q - (p + n) > self._FRAMING_BYTES + self._FRAMING_FRACTION * n]
+
+    def losses(self, stream: Any, fps: Fraction) -> list[tuple[int, str]]:
+        """``(frames, phrase)`` per place frames were lost (how many, and where); empty when every frame arrived."""
+        tb = stream.time_base or Fraction(1, 90000)
+        nominal = max(1, round(1 / (float(fps) * float(tb))))
+        out = []
+        regions = self._skipped_regions()
+        if regions and self.video:
+            video = sorted(self.video)
+            for (pts, dur, _), (next_pts, _, _) in zip(video, video[1:]):
+                missing = round((next_pts - pts) / (dur or nominal)) - 1
+                if missing > 0:  # the file is damaged: a timestamp hole is frames the demuxer skipped
+                    out.append((missing, f"{missing} lost at {float(pts * tb):.2f}-{float(next_pts * tb):.2f} s"))
+        for pts, err in self.errors:
+            where = f"{float(pts * tb):.2f} s" if pts is not None else "an unknown time"
+            out.append((1, f"1 undecodable at {where} ({getattr(err, 'strerror', None) or err})"))
+        return out
+
+
 class VideoReader:
     """Decodes a video file to RGB :class:`Frame` objects, in a background thread by default."""
 
@@ -435,24 +491,50 @@ class VideoReader:
         path = self.info.path
         container = _open_input(path)
         n = 0
+        audit = _StreamAudit()
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame + slice threads: decoding must keep up with the model
             fps = self.info.fps
             last_t = self.info.start_time
-            try:
-                for frame in container.decode(stream):
+
+            def emit(frames: Any) -> Iterator[Frame]:
+                nonlocal n, last_t
+                for frame in frames:
                     t = float(frame.time) if frame.time is not None else self.info.start_time + n / float(fps)
                     yield Frame(_frame_to_rgb(frame, self.info, self._out16), n, t)
                     n += 1
                     last_t = max(last_t, t)
-            except av.error.FFmpegError as e:
-                if n == 0:
-                    raise VsrkitError(f"input '{path}' could not be decoded ({e.strerror or e}): the file is "
-                                      "corrupt or truncated; re-export it") from None
-                self._truncated(f"decoding stopped after {n} frames ({e.strerror or e})", n)
+
+            # Demux every stream (their byte positions show where the demuxer skipped damaged data) and decode the
+            # video packets one by one, so an error in the middle costs that packet, not the rest of the file.
+            try:
+                for packet in container.demux():
+                    audit.packet(packet, packet.stream.index == stream.index)
+                    if packet.stream.index != stream.index:
+                        continue
+                    try:
+                        yield from emit(packet.decode())
+                    except av.error.FFmpegError as e:
+                        audit.decode_error(packet, e)
+                try:
+                    yield from emit(stream.decode(None))  # flush frames still inside the decoder
+                except av.error.EOFError:
+                    pass
+            except av.error.FFmpegError as e:  # the demuxer gave up: the rest of the file is lost
+                audit.stopped = e
             if n == 0:
+                err = audit.stopped or (audit.errors[0][1] if audit.errors else None)
+                if err is not None:
+                    raise VsrkitError(f"input '{path}' could not be decoded ({getattr(err, 'strerror', None) or err}): "
+                                      "the file is corrupt or truncated; re-export it") from None
                 raise VsrkitError(f"input '{path}' contains no decodable frames: check the file or re-export it")
+            loss = audit.losses(stream, fps)
+            if loss:
+                self._truncated(f"{sum(k for k, _ in loss)} frames are missing ({'; '.join(p for _, p in loss)})", n,
+                                damaged=True)
+            if audit.stopped is not None:
+                self._truncated(f"reading stopped after {n} frames ({audit.stopped.strerror or audit.stopped})", n)
             # Never lose frames silently: compare with what the container announces (the frame count, else the
             # duration; with audio beside the video the container duration may legitimately run a little longer).
             expected = stream.frames
@@ -477,12 +559,14 @@ class VideoReader:
         finally:
             container.close()
 
-    def _truncated(self, what: str, n: int) -> None:
-        """A truncated input is an error (frames would be lost silently) unless the caller accepts it."""
+    def _truncated(self, what: str, n: int, *, damaged: bool = False) -> None:
+        """A truncated or damaged input is an error (frames would be lost silently) unless the caller accepts it."""
+        state = "is damaged" if damaged else "looks truncated"
         if not self.allow_truncated:
-            raise VsrkitError(f"input '{self.info.path}' looks truncated: {what}; re-export it, or pass "
+            raise VsrkitError(f"input '{self.info.path}' {state}: {what}; re-export it, or pass "
                               "--allow-truncated to process the frames that decode")
-        log.warning("%s: %s; the file looks truncated - continuing with %d frames", self.info.path, what, n)
+        log.warning("%s %s: %s - continuing with the %d frames that decode (--allow-truncated)", self.info.path,
+                    state, what, n)
 
     def __iter__(self) -> Iterator[Frame]:
         for f in self._pump:

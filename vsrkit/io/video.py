@@ -289,7 +289,8 @@ def _open_input(path: str) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise VsrkitError(f"input '{path}' is an empty file: check the path or re-export the video")
     try:
-        return av.open(str(p), mode="r")
+        # Tags are text only to us: damaged (non-UTF-8) metadata must not make a video unreadable.
+        return av.open(str(p), mode="r", metadata_errors="replace")
     except av.error.FFmpegError as e:
         raise VsrkitError(f"input '{path}' is not a readable video ({e.strerror or e}): check the file or "
                           "convert it with ffmpeg") from None
@@ -428,13 +429,14 @@ class _StreamAudit:
     store a nominal duration for every packet.
     """
 
-    # Bytes between two packets that container framing explains (cluster/block headers, TS packet headers,
-    # fragment boxes); a skipped region is larger than this plus a small fraction of the packet before it.
-    _FRAMING_BYTES = 4096
+    # Bytes between two packets that container framing explains (cluster/block headers, TS packet and PES headers,
+    # fragment boxes) are few and alike across a file; a skipped region stands out against the file's own median.
+    _FRAMING_BYTES = 128
+    _FRAMING_FACTOR = 4
     _FRAMING_FRACTION = 0.05
 
     def __init__(self) -> None:
-        self.spans: list[tuple[int, int]] = []  # (byte position, size) of every packet with data
+        self.spans: list[tuple[int, int, int]] = []  # (byte position, size, stream) of every packet with data
         self.video: list[tuple[int, int, int]] = []  # (pts, duration, byte position) of video packets
         self.errors: list[tuple[int | None, Exception]] = []  # (pts, error) of video packets that failed to decode
         self.stopped: av.error.FFmpegError | None = None
@@ -444,7 +446,7 @@ class _StreamAudit:
             return
         pos = packet.pos if packet.pos is not None and packet.pos >= 0 else None
         if pos is not None:
-            self.spans.append((pos, packet.size))
+            self.spans.append((pos, packet.size, packet.stream.index))
         if is_video and packet.pts is not None:
             self.video.append((int(packet.pts), int(packet.duration or 0), -1 if pos is None else pos))
 
@@ -452,10 +454,19 @@ class _StreamAudit:
         self.errors.append((packet.pts, error))
 
     def _skipped_regions(self) -> list[tuple[int, int]]:
-        """Byte ranges ``(start, end)`` between packets that framing does not explain."""
+        """Byte ranges ``(start, end)`` between packets that framing does not explain, and packets of one stream
+        that overlap the next one (a packet cut short: the demuxer resynchronised inside it)."""
         spans = sorted(self.spans)
-        return [(p + n, q) for (p, n), (q, _) in zip(spans, spans[1:])
-                if q - (p + n) > self._FRAMING_BYTES + self._FRAMING_FRACTION * n]
+        holes = [(p + n, q, n) for (p, n, _), (q, _, _) in zip(spans, spans[1:])]
+        if not holes:
+            return []
+        overlaps = []
+        for index in {i for _, _, i in spans}:
+            own = [(p, n) for p, n, i in spans if i == index]
+            overlaps += [(q, p + n) for (p, n), (q, _) in zip(own, own[1:]) if q < p + n]
+        typical = float(np.median([q - start for start, q, _ in holes]))
+        return overlaps + [(start, q) for start, q, n in holes
+                           if q - start > self._FRAMING_BYTES + self._FRAMING_FACTOR * typical + self._FRAMING_FRACTION * n]
 
     def losses(self, stream: Any, fps: Fraction) -> list[tuple[int, str]]:
         """``(frames, phrase)`` per place frames were lost (how many, and where); empty when every frame arrived."""
@@ -534,12 +545,14 @@ class VideoReader:
                 self._truncated(f"{sum(k for k, _ in loss)} frames are missing ({'; '.join(p for _, p in loss)})", n,
                                 damaged=True)
             if audit.stopped is not None:
-                self._truncated(f"reading stopped after {n} frames ({audit.stopped.strerror or audit.stopped})", n)
+                self._truncated(f"frames after {last_t:.2f} s are missing: reading stopped after {n} frames "
+                                f"({audit.stopped.strerror or audit.stopped})", n)
             # Never lose frames silently: compare with what the container announces (the frame count, else the
             # duration; with audio beside the video the container duration may legitimately run a little longer).
             expected = stream.frames
             if expected and n < expected:
-                self._truncated(f"decoded {n} frames but the container announces {expected}", n)
+                self._truncated(f"{expected - n} frames are missing (decoded {n} but the container announces "
+                                f"{expected})", n)
             elif not expected:
                 # Only the video stream's own duration is conclusive; a container duration may include audio or
                 # subtitles that legitimately outlast the video, so there only a large shortfall is an error.
@@ -548,10 +561,13 @@ class VideoReader:
                     dur = float(stream.duration * stream.time_base)
                 elif container.duration is not None:
                     dur = container.duration / av.time_base
-                    conclusive = len(container.streams) == 1
+                    # conclusive when no other stream delivered data that could run longer than the video
+                    conclusive = {i for _, _, i in audit.spans} <= {stream.index}
                 covered = last_t - self.info.start_time + 1.0 / float(fps)  # timestamps, so VFR counts right
-                if dur is not None and covered < dur - 1.5 / float(fps):
-                    what = f"decoded {n} frames ({covered:.2f} s) but the container announces {dur:.2f} s"
+                if dur is not None and covered < dur - 0.5 / float(fps):
+                    lost = max(1, round((dur - covered) * float(fps)))
+                    what = (f"about {lost} frames are missing (decoded {n} frames covering {covered:.2f} s, but the "
+                            f"container announces {dur:.2f} s)")
                     if conclusive or covered < 0.5 * dur:
                         self._truncated(what, n)
                     else:

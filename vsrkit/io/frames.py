@@ -140,7 +140,8 @@ def write_png(path: str | os.PathLike, rgb: np.ndarray, *, compression: int = 3)
         with open(path, "wb") as f:
             f.write(data.tobytes())
     except OSError as e:
-        path.unlink(missing_ok=True)
+        if path.is_file():  # a partial PNG (never a device or anything else that was there)
+            path.unlink(missing_ok=True)
         raise VsrkitError(f"could not write '{path}' ({e.strerror or e}): check the free disk space and the "
                           "folder's permissions") from None
     return path

@@ -663,6 +663,7 @@ class VideoWriter(atomic.AtomicWriter):
         self.width, self.height = int(width), int(height)
         self._validate_codec(codec, pix_fmt, suffix)
         self.frames_written = 0
+        self._queued = 0  # frames handed to the encoder thread
         self._matrix, self._range = color_matrix, color_range
         self.rotation = int(rotation) % 360
         if self.rotation % 90:
@@ -788,8 +789,12 @@ class VideoWriter(atomic.AtomicWriter):
 
     # -- encoding (runs in the worker thread) --------------------------------------------------------------------
 
-    def _encode_one(self, item: tuple[np.ndarray, float | None]) -> None:
+    def _encode_one(self, item: tuple[np.ndarray | None, float | None]) -> None:
         arr, t = item
+        if arr is None:  # end of stream: flush the encoder here, in the thread that owns the codec context
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            return
         frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.dtype == np.uint8 else _RGB48)
         frame = frame.reformat(format=self._pix_fmt, dst_colorspace=_SWS_CS[self._matrix],
                                dst_color_range=_RANGE[self._range])
@@ -847,6 +852,7 @@ class VideoWriter(atomic.AtomicWriter):
             raise VsrkitError(f"writer for '{self.path}' is closed: open a new writer")
         _check_frame(frame, self.width, self.height)
         self._worker.put((np.ascontiguousarray(frame), time))
+        self._queued += 1
 
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio/subtitles and move the file into place."""
@@ -854,11 +860,13 @@ class VideoWriter(atomic.AtomicWriter):
             return
         self._closed = True
         try:
+            if self._queued:
+                # The flush runs in the encoder thread too: the codec context is never used from two threads
+                # (issue 13: an intermittent segfault in the 10-bit libx265 flush; see the commit message).
+                self._worker.put((None, None))
             self._worker.finish()
             if self.frames_written == 0:
                 raise VsrkitError(f"no frames were written to '{self.path}': the input produced zero frames")
-            for packet in self._stream.encode(None):
-                self._out.mux(packet)
             if self._copy_iter is not None:
                 end = float((self._last_pts + self._ticks) * self._time_base)
                 src_end = None if self._src_video_end is None else self._src_video_end - self._src_video_start

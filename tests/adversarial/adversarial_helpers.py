@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
-import pytest
 
 from vsrkit.cli import main
 from vsrkit.io.atomic import TEMP_NAME

@@ -8,7 +8,6 @@ import os
 import subprocess
 
 import cv2
-import numpy as np
 import pytest
 
 from vsrkit.errors import VsrkitError

@@ -225,6 +225,14 @@ def test_overwrite(tmp_path, capsys, clip):
     rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--quiet")
     assert_one_line_error(rc, err, "already exists")
     assert (folder / "old.png").read_bytes() == b"x"
+    # --overwrite replaces only a folder vsrkit wrote (issue 13): this one is the user's, so it stays
+    rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--overwrite", "--quiet")
+    assert_one_line_error(rc, err, "did not write", "choose another name")
+    assert sorted(p.name for p in folder.iterdir()) == ["old.png"]
+    (folder / "old.png").unlink()
+    folder.rmdir()
+    assert run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--quiet")[0] == 0
+    (folder / "00000003.png").unlink()  # a vsrkit folder the user changed is still vsrkit's: replaced whole
     assert run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", folder, "--overwrite", "--quiet")[0] == 0
     assert sorted(p.name for p in folder.iterdir()) == [f"{i:08d}.png" for i in range(12)]
 

@@ -33,6 +33,11 @@ def unwrap_checkpoint(state_dict: dict, container: str | None = None) -> dict:
             return state_dict[key]
     return state_dict
 
+def _first_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (library messages can span paragraphs)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def load_checkpoint_file(path: str | Path, container: str | None = None) -> dict[str, Tensor]:
     """Read a ``.pth``/``.pt``/``.ckpt`` (``torch.load(weights_only=True)``: no code is executed) or
     ``.safetensors`` file and unwrap ``params_ema`` / ``params`` / ``state_dict`` containers (EMA first, or the
@@ -41,13 +46,19 @@ def load_checkpoint_file(path: str | Path, container: str | None = None) -> dict
     if not path.is_file():
         raise VsrkitError(f"checkpoint {str(path)!r} does not exist: check the path")
     if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:  # a forged or damaged header
+            raise VsrkitError(f"cannot read checkpoint {str(path)!r} as safetensors ({_first_line(exc)}): pass an "
+                              "intact official checkpoint") from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors come in many types; the message is what matters
-        raise VsrkitError(f"cannot read checkpoint {str(path)!r} as a weights-only torch file ({exc})") from exc
+        raise VsrkitError(f"cannot read checkpoint {str(path)!r} as a weights-only torch file ({_first_line(exc)}): "
+                          "vsrkit never runs code from a checkpoint; pass the official weights file") from None
     if not isinstance(obj, dict):
         raise VsrkitError(f"checkpoint {str(path)!r} holds a {type(obj).__name__}, not a state dict")
     return unwrap_checkpoint(obj, container)

@@ -379,12 +379,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from vsrkit.engine.config import load_config
     from vsrkit.engine.train import train
 
+    from vsrkit.io.outputs import check_apart_from_inputs
+
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name") or Path(args.config).stem)
+    datasets = (cfg.get("datasets") or {}).values()
+    check_apart_from_inputs(out, [args.config, *(p for d in datasets if isinstance(d, dict) for p in _dataset_paths(d))])
     summary = train(cfg, out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {summary['iter']} iterations into {out}; weights: {out / 'weights' / 'latest.safetensors'}")
     return 0
+
+
+def _dataset_paths(section: dict) -> list[str]:
+    """The files and folders a dataset section reads (outputs must stay apart from them)."""
+    paths = [v for k, v in section.items() if k.startswith("dataroot") and isinstance(v, str)]
+    return paths + [p for p in section.get("images", ()) if isinstance(p, str)]
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -420,6 +430,7 @@ def _add_eval_model(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile", type=int, default=None)
     p.add_argument("--device", default="auto")
     p.add_argument("--save", default=None, help="also write the outputs as PNG folders here")
+    p.add_argument("--overwrite", action="store_true", help="replace the --save folder (one vsrkit wrote)")
     p.add_argument("--dynavsr", choices=["all", "iso", "aniso", "mixed"], default=None,
                    help="DynaVSR's test protocols on the dataset's HR clips (isotropic sigma 0.8-1.6 sweep, "
                    "anisotropic (0.8, 1.6) at 4 rotations, mixed random kernels): baseline vs adapted RGB PSNR")
@@ -476,6 +487,7 @@ def _cmd_eval_model(args: argparse.Namespace) -> int:
         return _eval_dynavsr(args, model, model_spec, section, options)
     dataset = build_eval_dataset(section, args.scale if section.get("type") == "images" else int(args.scale))
     result = evaluate_model(model, model_spec, dataset, protocol=args.protocol, options=options, save_dir=args.save,
+                            inputs=[args.dataset, args.lr, *_dataset_paths(section)], overwrite=args.overwrite,
                             **({} if args.protocol else {"crop_border": args.crop_border}))
     print(json.dumps(result, allow_nan=False) if args.json else format_table(result))
     return 0
@@ -502,9 +514,9 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from vsrkit.convert import convert_file
 
-    out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise VsrkitError(f"output {str(out)!r} already exists: pass --overwrite or choose another name")
+    from vsrkit.io.outputs import check_output
+
+    out = check_output(args.output, inputs=[args.checkpoint], overwrite=args.overwrite, kind="file")
     try:
         official_args = json.loads(args.official_args) if args.official_args else None
     except json.JSONDecodeError as exc:
@@ -579,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    from vsrkit.io import outputs
+
+    outputs.reset_published()
     try:
         rc = int(args.func(args) or 0)
         interrupt.check()  # a stop whose exception some library swallowed still ends the command as stopped
@@ -602,6 +617,11 @@ def _run_command(args: argparse.Namespace) -> int:
 def _what_was_kept(args: argparse.Namespace) -> str:
     if args.command == "train":
         return "checkpoints up to the last complete one are kept: continue with --resume auto"
+    from vsrkit.io import outputs
+
+    done = outputs.published()
+    if done:  # published whole before the stop (each output set is all or nothing)
+        return "complete before the stop: " + ", ".join(str(p) for p in done) + "; nothing else was written"
     return "no output was written"
 
 

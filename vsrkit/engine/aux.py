@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import torch
 
+from vsrkit.io import write_png
+
 
 def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
     """``(2, h, w)`` flow (dx, dy in pixels) → ``(h, w, 3)`` uint8 RGB: hue = direction, saturation = magnitude."""
@@ -72,4 +74,4 @@ def write_aux(model: torch.nn.Module, aux: dict[str, torch.Tensor], frame_ids: l
             if frame < 0 or (keep is not None and frame not in keep):
                 continue
             stem = f"{frame:08d}" if per_frame else f"{frame:08d}_{k:03d}"
-            cv2.imwrite(str(folder / f"{stem}.png"), np.ascontiguousarray(image[..., ::-1]))
+            write_png(folder / f"{stem}.png", image)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import numpy as np
 from vsrkit.degrade import get_protocol
 from vsrkit.errors import VsrkitError
 from vsrkit.io import open_reader, open_writer
+from vsrkit.io.outputs import OutputSet
 
 
 def sidecar_paths(output: Path) -> tuple[Path, Path]:
@@ -40,11 +40,10 @@ def degrade_path(
     8-bit images; the kernels and parameters of every frame go to the sidecar files.
     """
     proto = get_protocol(protocol, scale=scale, noise=noise)
-    for out in (dst, save_hr) if save_hr is not None else (dst,):
-        if out.exists() and not overwrite:
-            raise VsrkitError(f"output {str(out)!r} already exists: pass --overwrite or choose another name")
-        if out.exists() and src.exists() and out.resolve() == src.resolve():
-            raise VsrkitError(f"output {str(out)!r} is the input: choose another output name")
+    kernels_path, meta_path = sidecar_paths(dst)
+    parts = [dst, kernels_path, meta_path] + ([save_hr] if save_hr is not None else [])
+    # One transaction: LR frames, their sidecars and the ground truth appear together or not at all.
+    outs = OutputSet(parts, inputs=[src], overwrite=overwrite, kinds=["any", "file", "file", "any"][: len(parts)])
     with open_reader(src, dtype="uint8") as reader:
         info = reader.info
         frames = []
@@ -59,30 +58,22 @@ def degrade_path(
     if lr.dtype != np.uint8:
         lr = np.clip(np.round(lr.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
     t, h, w = lr.shape[:3]
-    with open_writer(dst, like=info, fps=info.fps, width=w, height=h, overwrite=overwrite,
-                     pix_fmt="yuv444p" if (h % 2 or w % 2) else "yuv420p") as writer:
-        for frame in lr:
-            writer.write(frame)
-    if save_hr is not None:
-        hr = result.hr
-        with open_writer(save_hr, like=info, fps=info.fps, width=hr.shape[2], height=hr.shape[1],
-                         overwrite=overwrite) as writer:
-            for frame in hr:
+    with outs:
+        with open_writer(outs.temp(dst), like=info, fps=info.fps, width=w, height=h,
+                         pix_fmt="yuv444p" if (h % 2 or w % 2) else "yuv420p") as writer:
+            for frame in lr:
                 writer.write(frame)
-    kernels_path, meta_path = sidecar_paths(dst)
-    if result.kernels is not None:
-        _atomic_save_npy(kernels_path, np.stack(result.kernels))
-    else:
-        kernels_path.unlink(missing_ok=True)  # left by an earlier run (--overwrite): it does not describe dst
-    meta = {"protocol": proto.name, "scale": scale, "seed": seed, "noise": noise, "frames": t,
-            "hr_size": list(result.hr.shape[1:3]), "lr_size": [h, w], "params": result.params}
-    tmp = meta_path.with_name(meta_path.name + ".partial")
-    tmp.write_text(json.dumps(meta, indent=1, default=float))
-    os.replace(tmp, meta_path)
+        if save_hr is not None:
+            hr = result.hr
+            with open_writer(outs.temp(save_hr), like=info, fps=info.fps, width=hr.shape[2], height=hr.shape[1]) \
+                    as writer:
+                for frame in hr:
+                    writer.write(frame)
+        if result.kernels is not None:
+            np.save(outs.temp(kernels_path), np.stack(result.kernels))
+        else:
+            outs.remove(kernels_path)  # left by an earlier run (--overwrite): it does not describe dst
+        meta = {"protocol": proto.name, "scale": scale, "seed": seed, "noise": noise, "frames": t,
+                "hr_size": list(result.hr.shape[1:3]), "lr_size": [h, w], "params": result.params}
+        outs.temp(meta_path).write_text(json.dumps(meta, indent=1, default=float))
     return f"wrote {dst}: {t} frames {w}x{h} ({proto.name}, x{scale}, seed {seed}); kernels and parameters in {meta_path.name}"
-
-
-def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".partial.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)

@@ -55,23 +55,38 @@ def evaluate_model(
     protocol: str | None = None,
     options: InferenceOptions | None = None,
     save_dir: str | Path | None = None,
+    inputs: Iterable[str | Path | None] = (),
+    overwrite: bool = False,
     **metric_overrides: Any,
 ) -> dict:
-    """Score ``model`` on every clip of ``dataset``; optionally write the outputs as PNG folders per clip."""
+    """Score ``model`` on every clip of ``dataset``; optionally write the outputs as PNG folders per clip.
+
+    ``save_dir`` is checked against ``inputs`` (the dataset's folders) before any work and published whole
+    (one :class:`~vsrkit.io.outputs.OutputSet`): a full disk or a stop leaves no partial folder.
+    """
+    from vsrkit.io.outputs import OutputSet
+
+    outs = None if save_dir is None else OutputSet([save_dir], inputs=inputs, overwrite=overwrite, kinds=["folder"])
     pred, gt, _ = predict_clips(model, spec, dataset, options=options)
-    if save_dir is not None:
-        save_frames(pred, Path(save_dir))
+    if outs is not None:
+        with outs:
+            save_frames(pred, outs.temp(save_dir))
     return evaluate_clips(pred, gt, protocol=protocol, **metric_overrides)
 
 
 def save_frames(clips: dict[str, list[np.ndarray]], root: Path) -> None:
-    import cv2
+    """Write each clip as ``root/<clip>/%08d.png`` (``root`` is created and marked as a vsrkit output)."""
+    from vsrkit.io import write_png
+    from vsrkit.io.outputs import check_distinct, write_marker
 
+    check_distinct(((name, name) for name in clips), where=root)
+    root.mkdir()
+    write_marker(root, clips=len(clips))
     for name, frames in clips.items():
         folder = root / name
         folder.mkdir(parents=True, exist_ok=True)
         for i, frame in enumerate(frames):
-            cv2.imwrite(str(folder / f"{i:08d}.png"), np.ascontiguousarray(frame[..., ::-1]))
+            write_png(folder / f"{i:08d}.png", frame)
 
 
 @torch.no_grad()

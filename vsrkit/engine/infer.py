@@ -18,6 +18,7 @@ the model's receptive field fits inside the context the result equals the untile
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import time
 from collections import deque
@@ -152,6 +153,15 @@ def _axis_weights(
 # ----------------------------------------------------------------------------------------------------------------
 # The runner
 # ----------------------------------------------------------------------------------------------------------------
+def _has_aux_outputs(model: nn.Module) -> bool:
+    """True when the model's forward takes ``return_aux`` (the model contract's auxiliary outputs)."""
+    forward = getattr(model, "forward", None)
+    try:
+        return "return_aux" in inspect.signature(forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 class Upscaler:
     """Runs one model over streams or tensors with the engine's chunking, tiling and precision.
 
@@ -173,6 +183,9 @@ class Upscaler:
                               "drop --tile (it evaluates its output in bounded-memory chunks itself)")
         if self.options.tile is not None and not isinstance(self.scale, int):
             raise VsrkitError(f"--tile needs an integer scale (got x{self.scale:g}): drop --tile")
+        if self.options.save_aux is not None and not _has_aux_outputs(model):
+            raise VsrkitError(f"model {spec.name!r} has no auxiliary outputs to save: drop --save-aux (models with "
+                              "flows, masks or kernels, e.g. fmanet or bvsr_ik, have them)")
         self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)
 
     # -- model call with precision, padding and tiling ----------------------------------------------------------
@@ -189,7 +202,14 @@ class Upscaler:
                 write_aux(self.model, aux, frame_ids, Path(self.options.save_aux), self.options.aux_frames)
             else:
                 y = self.model(x.to(self.device))
-        return y[..., : self.out_size(h), : self.out_size(w)].float()
+        y = y[..., : self.out_size(h), : self.out_size(w)].float()
+        if not bool(torch.isfinite(y).all()):
+            # NaN/inf would become garbage uint8 frames after clamping: refuse instead (fp16 overflow is the usual cause)
+            fix = ("run with --precision fp32" if self.options.precision != "fp32"
+                   else "the weights are probably broken; re-train or re-convert them")
+            raise VsrkitError(f"model {self.spec.name!r} produced non-finite values (NaN/inf) at precision "
+                              f"{self.options.precision}: {fix}")
+        return y
 
     def out_size(self, n: int) -> int:
         """Output pixels for ``n`` input pixels: ``scale·n``, rounded half up for non-integer scales."""

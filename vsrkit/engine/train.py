@@ -508,9 +508,9 @@ class Trainer:
         strip = comparison_strip(lq[clip][k], pred[clip][k], gt[clip][k])
         image_dir = self.out_dir / "images"
         image_dir.mkdir(parents=True, exist_ok=True)
-        import cv2
+        from vsrkit.io import write_png
 
-        cv2.imwrite(str(image_dir / f"iter_{self.iteration:08d}_{clip}.png"), np.ascontiguousarray(strip[..., ::-1]))
+        write_png(image_dir / f"iter_{self.iteration:08d}_{clip}.png", strip)
         if self.tb is not None:
             self.tb.add_image(f"val/{clip}", strip, self.iteration, dataformats="HWC")
 

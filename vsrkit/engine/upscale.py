@@ -108,26 +108,20 @@ def resolve_model(
 def upscale_image(src: str | Path, dst: str | Path, *, model: nn.Module, model_spec: ModelSpec,
                   options: InferenceOptions | None = None, overwrite: bool = False) -> UpscaleStats:
     """Upscale one image file (PNG/JPG/...) into ``dst`` (written as PNG; 16-bit inputs stay 16-bit)."""
-    import cv2
-
-    from vsrkit.io import atomic, read_image
+    from vsrkit.io import atomic, read_image, write_png
+    from vsrkit.io.outputs import check_output
 
     src, dst = Path(src), Path(dst)
     if dst.suffix.lower() != ".png":
         raise VsrkitError(f"output {str(dst)!r} for an image input must end in .png: e.g. -o out.png")
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
-    if dst.exists() and not overwrite:
-        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    check_output(dst, inputs=[src], overwrite=overwrite, kind="file", parent_must_exist=False)
     runner = Upscaler(model, model_spec, options)
     start = time.perf_counter()
-    rgb = read_image(src, dtype="auto")
-    out = next(runner.stream(iter([rgb])))
+    out = next(runner.stream(iter([read_image(src, dtype="auto")])))
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic.temp_file_for(dst)
     try:
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(out[..., ::-1])):
-            raise VsrkitError(f"could not write {str(dst)!r}: check the folder and the free disk space")
+        write_png(tmp, out)
         atomic.commit(tmp, dst, overwrite=overwrite)
     except BaseException:
         atomic.discard(tmp)
@@ -137,20 +131,29 @@ def upscale_image(src: str | Path, dst: str | Path, *, model: nn.Module, model_s
 
 def upscale_images(src: str | Path, dst: str | Path, *, model: nn.Module, model_spec: ModelSpec,
                    options: InferenceOptions | None = None, overwrite: bool = False) -> UpscaleStats:
-    """Upscale every image of folder ``src`` on its own into folder ``dst`` as ``<stem>.png`` (sizes may differ)."""
-    from vsrkit.io import list_frames
+    """Upscale every image of folder ``src`` on its own into folder ``dst`` as ``<stem>.png`` (sizes may differ).
+
+    The folder is published whole or not at all (:class:`~vsrkit.io.outputs.OutputSet`); two images whose output
+    names collide (``a.jpg`` and ``a.png``) are refused before any work.
+    """
+    from vsrkit.io import list_frames, read_image, write_png
+    from vsrkit.io.outputs import OutputSet, check_distinct, write_marker
 
     src, dst = Path(src), Path(dst)
     files = list_frames(src)
-    if dst.exists() and not overwrite:
-        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
+    check_distinct(((f, f"{f.stem}.png") for f in files), where=dst)
+    runner = Upscaler(model, model_spec, options)
     stats = UpscaleStats()
     start = time.perf_counter()
-    for f in files:
-        one = upscale_image(f, dst / f"{f.stem}.png", model=model, model_spec=model_spec, options=options,
-                            overwrite=True)
-        stats.frames += 1
-        stats.model_seconds += one.model_seconds
+    with OutputSet([dst], inputs=[src], overwrite=overwrite, kinds=["folder"]) as outs:
+        folder = outs.temp(dst)
+        folder.mkdir()
+        for f in files:
+            interrupt.check()
+            write_png(folder / f"{f.stem}.png", next(runner.stream(iter([read_image(f, dtype="auto")]))))
+            stats.frames += 1
+        write_marker(folder, images=stats.frames)
+    stats.model_seconds = runner.model_seconds
     stats.seconds = time.perf_counter() - start
     return stats
 
@@ -188,11 +191,12 @@ def upscale_video(
     """
     encode = encode or EncodeOptions()
     src, dst = Path(src), Path(dst)
-    if dst.exists() and dst.resolve() == src.resolve():
-        raise VsrkitError(f"output {str(dst)!r} is the input: choose another output name")
-    if dst.exists() and not overwrite:
-        raise VsrkitError(f"output {str(dst)!r} already exists: pass --overwrite or choose another name")
     from vsrkit.io import IMAGE_SUFFIXES
+    from vsrkit.io.outputs import check_apart_from_inputs, check_output
+
+    check_output(dst, inputs=[src], overwrite=overwrite, parent_must_exist=False)
+    if options is not None and options.save_aux is not None:
+        check_apart_from_inputs(options.save_aux, [src])
 
     if src.is_file() and src.suffix.lower() in IMAGE_SUFFIXES:  # one picture → one PNG
         return upscale_image(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)

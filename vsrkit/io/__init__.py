@@ -6,6 +6,7 @@ height >= 720, BT.601 below; output tagged and converted with the same matrix, d
 
 from vsrkit.io.frames import (
     IMAGE_SUFFIXES, FolderReader, FrameFolderWriter, list_frames, natural_key, natural_sorted, read_image,
+    write_png,
 )
 from vsrkit.io.video import (
     VIDEO_EXTENSIONS, Frame, FrameReader, VideoInfo, VideoReader, VideoWriter, count_frames, is_video_file, open_reader,
@@ -14,6 +15,6 @@ from vsrkit.io.video import (
 
 __all__ = [
     "IMAGE_SUFFIXES", "VIDEO_EXTENSIONS", "FolderReader", "Frame", "FrameFolderWriter", "FrameReader", "VideoInfo",
-    "VideoReader", "VideoWriter", "count_frames", "is_video_file", "list_frames", "natural_key", "natural_sorted", "open_reader",
-    "open_writer", "probe", "read_image",
+    "VideoReader", "VideoWriter", "count_frames", "is_video_file", "list_frames", "natural_key", "natural_sorted",
+    "open_reader", "open_writer", "probe", "read_image", "write_png",
 ]

@@ -9,31 +9,57 @@ is a rename) and commit only in ``close()``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
 import tempfile
+import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from vsrkit import interrupt
 from vsrkit.errors import VsrkitError
 
 
-def check_output_path(path: str | os.PathLike, *, overwrite: bool, inputs: tuple[str | os.PathLike | None, ...] = ()) -> Path:
-    """Validate an output path before any work starts and return it as a :class:`Path`.
+# Names of temporary and set-aside parts: ".<name>.partial-<pid>-..." / ".<name>.old-<pid>-..." (``~`` instead of
+# the dot before "partial" for parts without a suffix, which must stay suffix-less to be written as folders). The pid lets a
+# later run tell the leftovers of a killed process from the parts a live concurrent writer is still writing
+# (vsrkit.io.outputs.recover).
+TEMP_NAME = re.compile(r"^\.+.*[.~](partial|old)-(\d+)-")
 
-    Refuses to write onto one of ``inputs`` (after resolving symlinks and ``..``), refuses an existing output unless
-    ``overwrite`` and requires the parent directory to exist.
-    """
-    out = Path(path)
-    resolved = out.resolve()
-    for src in inputs:
-        if src is not None and Path(src).resolve() == resolved:
-            raise VsrkitError(f"output '{out}' is the same as the input: choose a different output name")
-    if out.exists() and not overwrite:
-        raise VsrkitError(f"output '{out}' exists: pass --overwrite or choose another name")
-    if not out.parent.exists():
-        raise VsrkitError(f"output directory '{out.parent}' does not exist: create it first or choose another path")
-    return out
+_published: list[Path] = []
+
+
+def record_published(path: str | os.PathLike) -> None:
+    """Note an output that was committed under its final name (temporary parts are not outputs)."""
+    p = Path(path)
+    if not TEMP_NAME.match(p.name):
+        _published.append(p)
+
+
+def published() -> list[Path]:
+    """Outputs committed under their final names since :func:`reset_published` (the CLI's stop message)."""
+    return list(_published)
+
+
+def reset_published() -> None:
+    _published.clear()
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGTERM/SIGINT back (main thread only) while outputs are moved into place, so a stop cannot leave a
+    set half published; a signal that arrives meanwhile is delivered right after."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _umask() -> int:
@@ -47,7 +73,7 @@ def temp_file_for(path: Path) -> Path:
 
     mkstemp makes it 0600; it gets the permissions a plainly created file would have (0666 minus the umask), since
     it becomes the user's output."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-", suffix=path.suffix, dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())
     return Path(name)
@@ -56,7 +82,7 @@ def temp_file_for(path: Path) -> Path:
 def temp_dir_for(path: Path) -> Path:
     """Return a fresh hidden sibling directory of ``path`` for a frame folder being written (0777 minus the umask,
     not mkdtemp's 0700)."""
-    name = tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    name = tempfile.mkdtemp(prefix=f".{path.name}.partial-{os.getpid()}-", dir=path.parent)
     os.chmod(name, 0o777 & ~_umask())
     return Path(name)
 
@@ -67,15 +93,24 @@ def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
     Without ``overwrite`` the move must not clobber something that appeared meanwhile: a hard link is used for files
     (fails atomically if the target exists) and a plain rename for directories (fails on a non-empty target).
     After a stop request (SIGTERM/Ctrl-C, see :mod:`vsrkit.interrupt`) nothing is committed: the request is raised.
+    Whether ``final`` may be replaced at all is decided before the work, by :func:`vsrkit.io.outputs.check_output`.
     """
     interrupt.check()
+    with signals_held():
+        _move_into_place(tmp, final, overwrite=overwrite)
+    record_published(final)
+
+
+def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
+    exists_msg = f"output {str(final)!r} already exists: pass --overwrite or choose another name"
     if tmp.is_dir():
         if final.exists():
             if not overwrite:
-                raise VsrkitError(f"output '{final}' exists: pass --overwrite or choose another name")
+                raise VsrkitError(exists_msg)
             # A directory cannot be replaced atomically when it is non-empty: move the old one aside first so the
-            # window without any output is a single rename, then delete it.
-            trash = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+            # window without any output is a single rename, then delete it (a kill in between: outputs.recover
+            # puts it back).
+            trash = final.with_name(f".{final.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}")
             os.replace(final, trash)
             os.replace(tmp, final)
             shutil.rmtree(trash, ignore_errors=True) if trash.is_dir() else trash.unlink(missing_ok=True)
@@ -88,11 +123,11 @@ def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
     try:
         os.link(tmp, final)
     except FileExistsError:
-        raise VsrkitError(f"output '{final}' exists: pass --overwrite or choose another name") from None
+        raise VsrkitError(exists_msg) from None
     except OSError:
         # Filesystems without hard links: accept the tiny race between the check and the rename.
         if final.exists():
-            raise VsrkitError(f"output '{final}' exists: pass --overwrite or choose another name") from None
+            raise VsrkitError(exists_msg) from None
         os.replace(tmp, final)
         return
     tmp.unlink()

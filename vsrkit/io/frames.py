@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from vsrkit.errors import VsrkitError
-from vsrkit.io import atomic
+from vsrkit.io import atomic, outputs
 from vsrkit.io.video import Dtype, Frame, VideoInfo, _check_frame, _Prefetcher, _want_uint16, _Worker
 
 # The one set of image suffixes the whole package treats as frames (lower case, with the dot).
@@ -123,6 +123,30 @@ def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray
     return img
 
 
+def write_png(path: str | os.PathLike, rgb: np.ndarray, *, compression: int = 3) -> Path:
+    """Write an ``(H, W, 3)`` (or ``(H, W)`` grey) uint8/uint16 RGB image as PNG (16-bit stays 16-bit); the one image writer of vsrkit.
+
+    The PNG is encoded in memory and written with ordinary file I/O, so a full disk, a size limit or a missing
+    folder raise a one-line :class:`VsrkitError` instead of the silent ``False`` of ``cv2.imwrite``.
+    """
+    path = Path(path)
+    rgb = np.ascontiguousarray(rgb)
+    bgr = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # (H, W) grey is written as is
+    ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+    if not ok:
+        raise VsrkitError(f"could not encode '{path}' as PNG ({rgb.dtype}, shape {rgb.shape}): pass uint8 or "
+                          "uint16 RGB frames")
+    try:
+        with open(path, "wb") as f:
+            f.write(data.tobytes())
+    except OSError as e:
+        if path.is_file():  # a partial PNG (never a device or anything else that was there)
+            path.unlink(missing_ok=True)
+        raise VsrkitError(f"could not write '{path}' ({e.strerror or e}): check the free disk space and the "
+                          "folder's permissions") from None
+    return path
+
+
 def probe_folder(folder: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
     """Describe a frame folder from its file list and first image."""
     files = list_frames(folder)
@@ -179,9 +203,7 @@ class FrameFolderWriter(atomic.AtomicWriter):
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False, threaded: bool = True,
                  queue_size: int = 8, compression: int = 3):
-        self.path = atomic.check_output_path(path, overwrite=overwrite)
-        if self.path.exists() and not self.path.is_dir():
-            raise VsrkitError(f"output '{self.path}' is a file, not a folder: choose a folder name or a video suffix")
+        self.path = outputs.check_output(path, overwrite=overwrite, kind="folder")
         self._overwrite = overwrite
         self._compression = int(compression)
         self._tmp: Path | None = atomic.temp_dir_for(self.path)
@@ -193,10 +215,7 @@ class FrameFolderWriter(atomic.AtomicWriter):
 
     def _write_one(self, rgb: np.ndarray) -> None:
         assert self._tmp is not None
-        name = self._tmp / f"{self.frames_written:08d}.png"
-        if not cv2.imwrite(str(name), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_PNG_COMPRESSION, self._compression]):
-            raise VsrkitError(f"could not write '{name}': check free disk space and permissions")
+        write_png(self._tmp / f"{self.frames_written:08d}.png", rgb, compression=self._compression)
         self.frames_written += 1
 
     def write(self, frame: np.ndarray, time: float | None = None) -> None:
@@ -219,6 +238,7 @@ class FrameFolderWriter(atomic.AtomicWriter):
             if self.frames_written == 0:
                 raise VsrkitError(f"no frames were written to '{self.path}': the input produced zero frames")
             assert self._tmp is not None
+            outputs.write_marker(self._tmp, frames=self.frames_written)
             atomic.commit(self._tmp, self.path, overwrite=self._overwrite)
             self._tmp = None
         except BaseException:

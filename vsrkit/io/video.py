@@ -30,7 +30,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from vsrkit.errors import VsrkitError
-from vsrkit.io import atomic
+from vsrkit.io import atomic, outputs
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,8 @@ def _open_input(path: str) -> av.container.InputContainer:
     if p.stat().st_size == 0:
         raise VsrkitError(f"input '{path}' is an empty file: check the path or re-export the video")
     try:
-        return av.open(str(p), mode="r")
+        # Tags are text only to us: damaged (non-UTF-8) metadata must not make a video unreadable.
+        return av.open(str(p), mode="r", metadata_errors="replace")
     except av.error.FFmpegError as e:
         raise VsrkitError(f"input '{path}' is not a readable video ({e.strerror or e}): check the file or "
                           "convert it with ffmpeg") from None
@@ -435,6 +436,72 @@ def _frame_to_rgb(frame: av.VideoFrame, info: VideoInfo, out16: bool) -> np.ndar
     return frame.reformat(**kwargs).to_ndarray()
 
 
+class _StreamAudit:
+    """What the demuxer and decoder delivered, to find frames lost anywhere in a file, not only at its end.
+
+    Evidence of loss: video packets whose decoding failed; and, when the demuxer skipped bytes that belong to no
+    packet (a damaged region it resynchronised after), the holes in the video timestamps.
+    Timestamp holes alone are not loss: variable-frame-rate files have them by design, and some containers (MKV)
+    store a nominal duration for every packet.
+    """
+
+    # Bytes between two packets that container framing explains (cluster/block headers, TS packet and PES headers,
+    # fragment boxes) are few and alike across a file; a skipped region stands out against the file's own median.
+    _FRAMING_BYTES = 128
+    _FRAMING_FACTOR = 4
+    _FRAMING_FRACTION = 0.05
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int, int]] = []  # (byte position, size, stream) of every packet with data
+        self.video: list[tuple[int, int, int]] = []  # (pts, duration, byte position) of video packets
+        self.errors: list[tuple[int | None, Exception]] = []  # (pts, error) of video packets that failed to decode
+        self.stopped: av.error.FFmpegError | None = None
+
+    def packet(self, packet: Any, is_video: bool) -> None:
+        if not packet.size:
+            return
+        pos = packet.pos if packet.pos is not None and packet.pos >= 0 else None
+        if pos is not None:
+            self.spans.append((pos, packet.size, packet.stream.index))
+        if is_video and packet.pts is not None:
+            self.video.append((int(packet.pts), int(packet.duration or 0), -1 if pos is None else pos))
+
+    def decode_error(self, packet: Any, error: Exception) -> None:
+        self.errors.append((packet.pts, error))
+
+    def _skipped_regions(self) -> list[tuple[int, int]]:
+        """Byte ranges ``(start, end)`` between packets that framing does not explain, and packets of one stream
+        that overlap the next one (a packet cut short: the demuxer resynchronised inside it)."""
+        spans = sorted(self.spans)
+        holes = [(p + n, q, n) for (p, n, _), (q, _, _) in zip(spans, spans[1:])]
+        if not holes:
+            return []
+        overlaps = []
+        for index in {i for _, _, i in spans}:
+            own = [(p, n) for p, n, i in spans if i == index]
+            overlaps += [(q, p + n) for (p, n), (q, _) in zip(own, own[1:]) if q < p + n]
+        typical = float(np.median([q - start for start, q, _ in holes]))
+        return overlaps + [(start, q) for start, q, n in holes
+                           if q - start > self._FRAMING_BYTES + self._FRAMING_FACTOR * typical + self._FRAMING_FRACTION * n]
+
+    def losses(self, stream: Any, fps: Fraction) -> list[tuple[int, str]]:
+        """``(frames, phrase)`` per place frames were lost (how many, and where); empty when every frame arrived."""
+        tb = stream.time_base or Fraction(1, 90000)
+        nominal = max(1, round(1 / (float(fps) * float(tb))))
+        out = []
+        regions = self._skipped_regions()
+        if regions and self.video:
+            video = sorted(self.video)
+            for (pts, dur, _), (next_pts, _, _) in zip(video, video[1:]):
+                missing = round((next_pts - pts) / (dur or nominal)) - 1
+                if missing > 0:  # the file is damaged: a timestamp hole is frames the demuxer skipped
+                    out.append((missing, f"{missing} lost at {float(pts * tb):.2f}-{float(next_pts * tb):.2f} s"))
+        for pts, err in self.errors:
+            where = f"{float(pts * tb):.2f} s" if pts is not None else "an unknown time"
+            out.append((1, f"1 undecodable at {where} ({getattr(err, 'strerror', None) or err})"))
+        return out
+
+
 class VideoReader:
     """Decodes a video file to RGB :class:`Frame` objects, in a background thread by default."""
 
@@ -451,29 +518,57 @@ class VideoReader:
         path = self.info.path
         container = _open_input(path)
         n = 0
+        audit = _StreamAudit()
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame + slice threads: decoding must keep up with the model
             fps = self.info.fps
             last_t = self.info.start_time
-            try:
-                for frame in container.decode(stream):
+
+            def emit(frames: Any) -> Iterator[Frame]:
+                nonlocal n, last_t
+                for frame in frames:
                     t = float(frame.time) if frame.time is not None else self.info.start_time + n / float(fps)
                     yield Frame(_frame_to_rgb(frame, self.info, self._out16), n, t)
                     n += 1
                     last_t = max(last_t, t)
-            except av.error.FFmpegError as e:
-                if n == 0:
-                    raise VsrkitError(f"input '{path}' could not be decoded ({e.strerror or e}): the file is "
-                                      "corrupt or truncated; re-export it") from None
-                self._truncated(f"decoding stopped after {n} frames ({e.strerror or e})", n)
+
+            # Demux every stream (their byte positions show where the demuxer skipped damaged data) and decode the
+            # video packets one by one, so an error in the middle costs that packet, not the rest of the file.
+            try:
+                for packet in container.demux():
+                    audit.packet(packet, packet.stream.index == stream.index)
+                    if packet.stream.index != stream.index:
+                        continue
+                    try:
+                        yield from emit(packet.decode())
+                    except av.error.FFmpegError as e:
+                        audit.decode_error(packet, e)
+                try:
+                    yield from emit(stream.decode(None))  # flush frames still inside the decoder
+                except av.error.EOFError:
+                    pass
+            except av.error.FFmpegError as e:  # the demuxer gave up: the rest of the file is lost
+                audit.stopped = e
             if n == 0:
+                err = audit.stopped or (audit.errors[0][1] if audit.errors else None)
+                if err is not None:
+                    raise VsrkitError(f"input '{path}' could not be decoded ({getattr(err, 'strerror', None) or err}): "
+                                      "the file is corrupt or truncated; re-export it") from None
                 raise VsrkitError(f"input '{path}' contains no decodable frames: check the file or re-export it")
+            loss = audit.losses(stream, fps)
+            if loss:
+                self._truncated(f"{sum(k for k, _ in loss)} frames are missing ({'; '.join(p for _, p in loss)})", n,
+                                damaged=True)
+            if audit.stopped is not None:
+                self._truncated(f"frames after {last_t:.2f} s are missing: reading stopped after {n} frames "
+                                f"({audit.stopped.strerror or audit.stopped})", n)
             # Never lose frames silently: compare with what the container announces (the frame count, else the
             # duration; with audio beside the video the container duration may legitimately run a little longer).
             expected = stream.frames
             if expected and n < expected:
-                self._truncated(f"decoded {n} frames but the container announces {expected}", n)
+                self._truncated(f"{expected - n} frames are missing (decoded {n} but the container announces "
+                                f"{expected})", n)
             elif not expected:
                 # Only the video stream's own duration is conclusive; a container duration may include audio or
                 # subtitles that legitimately outlast the video, so there only a large shortfall is an error.
@@ -482,10 +577,13 @@ class VideoReader:
                     dur = float(stream.duration * stream.time_base)
                 elif container.duration is not None:
                     dur = container.duration / av.time_base
-                    conclusive = len(container.streams) == 1
+                    # conclusive when no other stream delivered data that could run longer than the video
+                    conclusive = {i for _, _, i in audit.spans} <= {stream.index}
                 covered = last_t - self.info.start_time + 1.0 / float(fps)  # timestamps, so VFR counts right
-                if dur is not None and covered < dur - 1.5 / float(fps):
-                    what = f"decoded {n} frames ({covered:.2f} s) but the container announces {dur:.2f} s"
+                if dur is not None and covered < dur - 0.5 / float(fps):
+                    lost = max(1, round((dur - covered) * float(fps)))
+                    what = (f"about {lost} frames are missing (decoded {n} frames covering {covered:.2f} s, but the "
+                            f"container announces {dur:.2f} s)")
                     if conclusive or covered < 0.5 * dur:
                         self._truncated(what, n)
                     else:
@@ -493,12 +591,14 @@ class VideoReader:
         finally:
             container.close()
 
-    def _truncated(self, what: str, n: int) -> None:
-        """A truncated input is an error (frames would be lost silently) unless the caller accepts it."""
+    def _truncated(self, what: str, n: int, *, damaged: bool = False) -> None:
+        """A truncated or damaged input is an error (frames would be lost silently) unless the caller accepts it."""
+        state = "is damaged" if damaged else "looks truncated"
         if not self.allow_truncated:
-            raise VsrkitError(f"input '{self.info.path}' looks truncated: {what}; re-export it, or pass "
+            raise VsrkitError(f"input '{self.info.path}' {state}: {what}; re-export it, or pass "
                               "--allow-truncated to process the frames that decode")
-        log.warning("%s: %s; the file looks truncated - continuing with %d frames", self.info.path, what, n)
+        log.warning("%s %s: %s - continuing with the %d frames that decode (--allow-truncated)", self.info.path,
+                    state, what, n)
 
     def __iter__(self) -> Iterator[Frame]:
         for f in self._pump:
@@ -562,7 +662,7 @@ class VideoWriter(atomic.AtomicWriter):
                  color_matrix: str = "bt709", color_range: str = "tv", threaded: bool = True, queue_size: int = 8,
                  options: dict[str, str] | None = None, rotation: int = 0,
                  sample_aspect_ratio: Fraction | None = None):
-        self.path = atomic.check_output_path(path, overwrite=overwrite, inputs=(copy_streams_from,))
+        self.path = outputs.check_output(path, overwrite=overwrite, inputs=(copy_streams_from,), kind="file")
         self._overwrite = overwrite
         suffix = self.path.suffix.lower()
         if suffix not in _CONTAINERS:
@@ -579,6 +679,7 @@ class VideoWriter(atomic.AtomicWriter):
         self.width, self.height = int(width), int(height)
         self._validate_codec(codec, pix_fmt, suffix)
         self.frames_written = 0
+        self._queued = 0  # frames handed to the encoder thread
         self._matrix, self._range = color_matrix, color_range
         self.rotation = int(rotation) % 360
         if self.rotation % 90:
@@ -704,8 +805,12 @@ class VideoWriter(atomic.AtomicWriter):
 
     # -- encoding (runs in the worker thread) --------------------------------------------------------------------
 
-    def _encode_one(self, item: tuple[np.ndarray, float | None]) -> None:
+    def _encode_one(self, item: tuple[np.ndarray | None, float | None]) -> None:
         arr, t = item
+        if arr is None:  # end of stream: flush the encoder here, in the thread that owns the codec context
+            for packet in self._stream.encode(None):
+                self._out.mux(packet)
+            return
         frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.dtype == np.uint8 else _RGB48)
         frame = frame.reformat(format=self._pix_fmt, dst_colorspace=_SWS_CS[self._matrix],
                                dst_color_range=_RANGE[self._range])
@@ -763,6 +868,7 @@ class VideoWriter(atomic.AtomicWriter):
             raise VsrkitError(f"writer for '{self.path}' is closed: open a new writer")
         _check_frame(frame, self.width, self.height)
         self._worker.put((np.ascontiguousarray(frame), time))
+        self._queued += 1
 
     def close(self) -> None:
         """Flush the encoder, copy the remaining audio/subtitles and move the file into place."""
@@ -770,11 +876,13 @@ class VideoWriter(atomic.AtomicWriter):
             return
         self._closed = True
         try:
+            if self._queued:
+                # The flush runs in the encoder thread too: the codec context is never used from two threads
+                # (issue 13: an intermittent segfault in the 10-bit libx265 flush; see the commit message).
+                self._worker.put((None, None))
             self._worker.finish()
             if self.frames_written == 0:
                 raise VsrkitError(f"no frames were written to '{self.path}': the input produced zero frames")
-            for packet in self._stream.encode(None):
-                self._out.mux(packet)
             if self._copy_iter is not None:
                 end = float((self._last_pts + self._ticks) * self._time_base)
                 src_end = None if self._src_video_end is None else self._src_video_end - self._src_video_start
@@ -826,7 +934,7 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
     if p.suffix == "" or p.is_dir():
         from vsrkit.io.frames import FrameFolderWriter
 
-        atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
+        outputs.check_output(p, overwrite=kw.get("overwrite", False), inputs=inputs, kind="folder")
         allowed = {"overwrite", "threaded", "queue_size", "compression"}
         if like is not None and like.rotation:
             log.warning("%s is displayed rotated by %d degrees; the PNG frames in '%s' hold the stored, unrotated "
@@ -845,5 +953,5 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
     for key in ("fps", "width", "height"):
         if key not in kw:
             raise VsrkitError(f"writer for '{p}' needs {key}: pass like=<input info> or {key}=...")
-    atomic.check_output_path(p, overwrite=kw.get("overwrite", False), inputs=inputs)
+    outputs.check_output(p, overwrite=kw.get("overwrite", False), inputs=inputs, kind="file")
     return VideoWriter(p, **kw)

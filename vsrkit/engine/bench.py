@@ -34,6 +34,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vsrkit.data.datasets import frames_to_tensor
+from vsrkit.engine.fastpath import set_layout
 from vsrkit.engine.infer import PRECISIONS, InferenceOptions, Upscaler, resolve_device, tensor_to_frames
 from vsrkit.errors import VsrkitError
 from vsrkit.metrics.image import psnr
@@ -212,11 +213,13 @@ def bench_model(
     model: nn.Module, spec: ModelSpec, *, frames_rgb: np.ndarray,
     configs: Sequence[tuple[str, bool]] = (("fp32", False),), device: str = "cpu", warmup: int = 1,
     repeats: int = 3, peaks: dict[str, Peak] | None = None,
+    outputs: dict[tuple[str, bool], list[np.ndarray]] | None = None,
 ) -> list[BenchRow]:
     """Time ``model`` on the real frames ``frames_rgb`` ``(T, H, W, 3)`` uint8 in each ``(precision,
     channels_last)`` of ``configs`` (the fp32 contiguous reference is always run first, for MACs and PSNR).
 
-    ``peaks`` maps precision → :class:`Peak` (measured here when missing).
+    ``peaks`` maps precision → :class:`Peak` (measured here when missing). ``outputs``, if given, receives the
+    8-bit output frames of each configuration (to score them against a ground truth).
     """
     dev = resolve_device(device)
     peaks = dict(peaks or {})
@@ -244,6 +247,8 @@ def bench_model(
         frames_out = tensor_to_frames(out[0].reshape(t, *out[0].shape[-3:]))
         if reference is None:
             reference = frames_out
+        if outputs is not None:
+            outputs[(precision, channels_last)] = frames_out
         quality = float(np.mean([psnr(a, b) for a, b in zip(frames_out, reference)])) \
             if any(not np.array_equal(a, b) for a, b in zip(frames_out, reference)) else math.inf
         if precision not in peaks:
@@ -254,7 +259,7 @@ def bench_model(
         if (precision, channels_last) in configs:
             rows.append(BenchRow(spec.name, precision, channels_last, f"{w}x{h}", t, macs / t / 1e9, seconds,
                                  gflops, peak.gflops, peak.source, gflops / peak.gflops, mem, kind, quality))
-    model.to(memory_format=torch.contiguous_format)
+    set_layout(model, False)
     return rows
 
 

@@ -181,3 +181,17 @@ def set_threads(intra_op: int | None = None) -> int:
             intra_op = os.cpu_count() or 1
     torch.set_num_threads(max(int(intra_op), 1))
     return torch.get_num_threads()
+
+
+def set_layout(model: torch.nn.Module, channels_last: bool) -> torch.nn.Module:
+    """Store every 4-D parameter and buffer of ``model`` in place as NHWC (``channels_last``) or NCHW.
+
+    Convolutions whose weight is NHWC produce NHWC activations, so the layout propagates through a network without
+    touching its code. 5-D weights (Conv3d) keep their layout (``Module.to(memory_format=...)`` refuses them).
+    """
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            if t.dim() == 4 and not t.is_contiguous(memory_format=fmt):
+                t.data = t.data.contiguous(memory_format=fmt)
+    return model

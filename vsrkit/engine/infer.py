@@ -172,8 +172,7 @@ class Upscaler:
         self.device = resolve_device(self.options.device)
         self.fast_path = fastpath.resolve(spec.name, self.options.precision, self.options.channels_last, self.device)
         self.dtype = PRECISIONS[self.fast_path.precision]
-        layout = torch.channels_last if self.fast_path.channels_last else torch.contiguous_format
-        self.model = model.eval().to(self.device).to(memory_format=layout)
+        self.model = fastpath.set_layout(model.eval().to(self.device), self.fast_path.channels_last)
         scale = float(getattr(model, "scale", spec.scale or 1))
         # Integer scales stay ints (exact tiling arithmetic); arbitrary-scale models may use any real scale.
         self.scale: int | float = int(scale) if scale.is_integer() else scale

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vsrkit import interrupt
+from vsrkit.engine.fastpath import set_threads
 from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.errors import VsrkitError
 from vsrkit.io import open_reader, open_writer
@@ -198,6 +199,7 @@ def upscale_video(
         return upscale_image(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
     if _mixed_size_folder(src):  # photos of different sizes → one PNG per photo, names kept
         return upscale_images(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
+    set_threads()  # the model's intra-op pool gets every core; decode/encode threads only wait on PyAV
     runner = Upscaler(model, model_spec, options)
     stats = UpscaleStats()
     start = time.perf_counter()

@@ -27,23 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vsrkit import zoo  # noqa: E402
-from vsrkit.engine.bench import _fit, make_clip  # noqa: E402
+from vsrkit.engine.bench import make_clip, real_frames  # noqa: E402
 from vsrkit.io import open_reader  # noqa: E402
 from vsrkit.metrics.image import psnr  # noqa: E402
 
 BASELINE = ["--precision", "fp32", "--chunk", "16"]
-
-
-def ground_truth(width: int, height: int, frames: int, clip: str = "bigbuckbunny") -> list[np.ndarray]:
-    from vsrkit.data.samples import sample_clip
-
-    out = []
-    with open_reader(sample_clip(clip)) as reader:
-        for frame in reader:
-            out.append(_fit(frame.rgb, width, height))
-            if len(out) == frames:
-                break
-    return out
 
 
 def upscale(src: Path, dst: Path, model: str, extra: list[str]) -> float:
@@ -58,7 +46,7 @@ def upscale(src: Path, dst: Path, model: str, extra: list[str]) -> float:
     return float(found.group(1))
 
 
-def video_psnr(path: Path, gt: list[np.ndarray]) -> float:
+def video_psnr(path: Path, gt: np.ndarray) -> float:
     with open_reader(path) as reader:
         return float(np.mean([psnr(f.rgb, g) for f, g in zip(reader, gt)]))
 
@@ -78,11 +66,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         src = make_clip(t / "clip.mp4", width, height, args.frames)
-        truths: dict[int, list[np.ndarray]] = {}
+        truths: dict[int, np.ndarray] = {}
         for name in args.models:
             scale = int(zoo.SHIPPED[name].evaluation.get("scale", 4))  # SR-INR runs at its default x4
             if scale not in truths:
-                truths[scale] = ground_truth(scale * width, scale * height, args.frames)
+                truths[scale] = real_frames(scale * width, scale * height, args.frames)
             fps_old = upscale(src, t / "old.mp4", name, BASELINE)
             fps_new = upscale(src, t / "new.mp4", name, [])
             db_old, db_new = video_psnr(t / "old.mp4", truths[scale]), video_psnr(t / "new.mp4", truths[scale])

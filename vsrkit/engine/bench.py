@@ -5,7 +5,8 @@ Per configuration (precision × memory layout) :func:`bench_model` reports
 * GMAC per output frame, counted with :class:`torch.utils.flop_counter.FlopCounterMode` on the fp32 reference
   forward (convolutions, matmuls, attention; elementwise ops, gathers and ``grid_sample`` count zero);
 * seconds per output frame, the median of ``repeats`` timed forwards after ``warmup`` untimed ones, through
-  :class:`~vsrkit.engine.infer.Upscaler` (so padding, autocast and layout are the engine's own);
+  :class:`~vsrkit.engine.infer.Upscaler` (so padding, autocast and layout are the engine's own); the timed
+  forwards of all configurations are interleaved round by round, so a shared machine's load drifts hit them alike;
 * achieved GFLOP/s (``2 · MAC / s``) and its fraction of the machine's achievable peak for that precision, measured
   in the same run (:func:`machine_peak`: a large matmul and a large 3×3 convolution on the same threads, the better
   of the two), so the ratio holds on a shared, noisy machine;
@@ -35,13 +36,31 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsrkit.data.datasets import frames_to_tensor
 from vsrkit.engine.fastpath import set_layout
-from vsrkit.engine.infer import PRECISIONS, InferenceOptions, Upscaler, resolve_device, tensor_to_frames
+from vsrkit.engine.infer import (
+    PRECISIONS,
+    InferenceOptions,
+    Upscaler,
+    resolve_device,
+    tensor_to_frames,
+)
 from vsrkit.errors import VsrkitError
 from vsrkit.metrics.image import psnr
 from vsrkit.models.registry import ModelSpec
 
-__all__ = ["BenchRow", "EngineRow", "Peak", "count_macs", "machine_peak", "median_seconds", "real_frames",
-           "make_clip", "model_input", "bench_model", "bench_engine", "format_rows"]
+__all__ = [
+    "BenchRow",
+    "EngineRow",
+    "Peak",
+    "bench_engine",
+    "bench_model",
+    "count_macs",
+    "format_rows",
+    "machine_peak",
+    "make_clip",
+    "median_seconds",
+    "model_input",
+    "real_frames",
+]
 
 
 @dataclass
@@ -226,40 +245,57 @@ def bench_model(
     t, h, w = frames_rgb.shape[:3]
     lr = frames_to_tensor(frames_rgb)
     ordered = [("fp32", False)] + [c for c in configs if c != ("fp32", False)]
-    rows: list[BenchRow] = []
-    reference: list[np.ndarray] | None = None
+    runners: dict[tuple[str, bool], tuple[Upscaler, torch.Tensor]] = {}
+    frames_out: dict[tuple[str, bool], list[np.ndarray]] = {}
+    memory: dict[tuple[str, bool], tuple[float, str]] = {}
     macs = 0.0
-    for precision, channels_last in ordered:
+    # Pass 1, in order: build each configuration, count MACs on the reference, warm up, keep the outputs.
+    for config in ordered:
+        precision, channels_last = config
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
         runner = Upscaler(model, spec, InferenceOptions(precision=precision, channels_last=channels_last,
                                                         chunk=t, device=str(dev)))
         x = model_input(lr, spec, runner.model)
-        if reference is None:
-            macs = count_macs(lambda: runner.forward(x))
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(dev)
-        out: list[torch.Tensor] = []
-
-        def call() -> None:
-            out.clear()
-            out.append(runner.forward(x))
-
-        seconds = median_seconds(call, warmup=warmup, repeats=repeats, device=dev) / t
-        frames_out = tensor_to_frames(out[0].reshape(t, *out[0].shape[-3:]))
-        if reference is None:
-            reference = frames_out
-        if outputs is not None:
-            outputs[(precision, channels_last)] = frames_out
-        quality = float(np.mean([psnr(a, b) for a, b in zip(frames_out, reference)])) \
-            if any(not np.array_equal(a, b) for a, b in zip(frames_out, reference)) else math.inf
+        runners[config] = (runner, x)
+        if config == ("fp32", False):
+            macs = count_macs(lambda runner=runner, x=x: runner.forward(x))
+        y = runner.forward(x)
+        for _ in range(warmup - 1):
+            y = runner.forward(x)
+        frames_out[config] = tensor_to_frames(y.reshape(t, *y.shape[-3:]))
+        memory[config] = _peak_memory_mib(dev)
         if precision not in peaks:
             peaks[precision] = machine_peak(precision, dev)
-        peak = peaks[precision]
-        gflops = 2 * macs / t / seconds / 1e9
-        mem, kind = _peak_memory_mib(dev)
-        if (precision, channels_last) in configs:
-            rows.append(BenchRow(spec.name, precision, channels_last, f"{w}x{h}", t, macs / t / 1e9, seconds,
-                                 gflops, peak.gflops, peak.source, gflops / peak.gflops, mem, kind, quality))
+    # Pass 2: timed rounds, each running every configuration once, so load changes on a shared machine hit all
+    # configurations alike instead of whichever happened to run last.
+    times: dict[tuple[str, bool], list[float]] = {c: [] for c in ordered}
+    for _ in range(max(repeats, 1)):
+        for config in ordered:
+            runner, x = runners[config]
+            set_layout(model, runner.fast_path.channels_last)
+            _sync(dev)
+            start = time.perf_counter()
+            runner.forward(x)
+            _sync(dev)
+            times[config].append(time.perf_counter() - start)
     set_layout(model, False)
+    reference = frames_out[("fp32", False)]
+    rows: list[BenchRow] = []
+    for config in ordered:
+        if config not in configs:
+            continue
+        precision, channels_last = config
+        if outputs is not None:
+            outputs[config] = frames_out[config]
+        same = all(np.array_equal(a, b) for a, b in zip(frames_out[config], reference))
+        quality = math.inf if same else float(np.mean([psnr(a, b) for a, b in zip(frames_out[config], reference)]))
+        seconds = statistics.median(times[config]) / t
+        gflops = 2 * macs / t / seconds / 1e9
+        peak = peaks[precision]
+        mem, kind = memory[config]
+        rows.append(BenchRow(spec.name, precision, channels_last, f"{w}x{h}", t, macs / t / 1e9, seconds, gflops,
+                             peak.gflops, peak.source, gflops / peak.gflops, mem, kind, quality))
     return rows
 
 

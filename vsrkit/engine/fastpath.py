@@ -22,8 +22,18 @@ import torch
 
 from vsrkit.errors import VsrkitError
 
-__all__ = ["AUTO_TOLERANCE_DB", "FastPath", "hardware_class", "cpu_has_native_bf16", "records", "resolve",
-           "choose_from_measurements", "chunk_from_budget", "parse_memory", "default_memory_budget"]
+__all__ = [
+    "AUTO_TOLERANCE_DB",
+    "FastPath",
+    "choose_from_measurements",
+    "chunk_from_budget",
+    "cpu_has_native_bf16",
+    "default_memory_budget",
+    "hardware_class",
+    "parse_memory",
+    "records",
+    "resolve",
+]
 
 #: ``--precision auto`` accepts a faster setting only if its output is within this many dB PSNR of fp32.
 AUTO_TOLERANCE_DB = 0.05

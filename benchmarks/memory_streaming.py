@@ -85,7 +85,7 @@ def main() -> None:
             peaks[n] = kb
             held = n * 16 * w * h * 3 / 2**20
             print(f"{n:6d} frames: peak RSS {kb / 1024:8.1f} MiB  ({wall:5.1f} s; holding all outputs would add "
-                  f"{held:.0f} MiB)")
+                  f"{held:.0f} MiB)", flush=True)
     first = args.frames[0]
     for n in args.frames[1:]:
         print(f"ratio {n}/{first} frames: {peaks[n] / peaks[first]:.3f}")

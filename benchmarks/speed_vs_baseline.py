@@ -34,16 +34,18 @@ from vsrkit.metrics.image import psnr  # noqa: E402
 BASELINE = ["--precision", "fp32", "--chunk", "16"]
 
 
-def upscale(src: Path, dst: Path, model: str, extra: list[str]) -> float:
-    """Run ``vsrkit upscale`` in a fresh interpreter; return the fps it reports."""
+def upscale(src: Path, dst: Path, model: str, extra: list[str]) -> tuple[float, str]:
+    """Run ``vsrkit upscale`` in a fresh interpreter; return the fps and the setting (precision, layout, chunk)
+    it reports."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [sys.executable, "-m", "vsrkit", "upscale", str(src), "-o", str(dst), "-m", model, "--quiet", "--no-audio",
            "--overwrite", *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     found = re.search(r"\(([0-9.]+) fps", done.stdout)
+    setting = re.search(r"%; ([^)]*)\)", done.stdout)
     if done.returncode or not found:
         sys.exit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
-    return float(found.group(1))
+    return float(found.group(1)), setting.group(1) if setting else "?"
 
 
 def video_psnr(path: Path, gt: np.ndarray) -> float:
@@ -62,7 +64,7 @@ def main() -> None:
     width, height = (int(v) for v in args.size.lower().split("x"))
     print(f"{args.frames} frames of bigbuckbunny at {width}x{height}; baseline = {' '.join(BASELINE)}, new = defaults")
     print(f"{'model':9} {'fps before':>10} {'fps new':>8} {'ratio':>6} {'PSNR before':>11} {'PSNR new':>9} "
-          f"{'change':>7}", flush=True)
+          f"{'change':>7}  setting before -> new", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         src = make_clip(t / "clip.mp4", width, height, args.frames)
@@ -71,11 +73,11 @@ def main() -> None:
             scale = int(zoo.SHIPPED[name].evaluation.get("scale", 4))  # SR-INR runs at its default x4
             if scale not in truths:
                 truths[scale] = real_frames(scale * width, scale * height, args.frames)
-            fps_old = upscale(src, t / "old.mp4", name, BASELINE)
-            fps_new = upscale(src, t / "new.mp4", name, [])
+            fps_old, set_old = upscale(src, t / "old.mp4", name, BASELINE)
+            fps_new, set_new = upscale(src, t / "new.mp4", name, [])
             db_old, db_new = video_psnr(t / "old.mp4", truths[scale]), video_psnr(t / "new.mp4", truths[scale])
             print(f"{name:9} {fps_old:10.3f} {fps_new:8.3f} {fps_new / fps_old:6.2f} {db_old:11.3f} {db_new:9.3f} "
-                  f"{db_new - db_old:+7.3f}", flush=True)
+                  f"{db_new - db_old:+7.3f}  {set_old} -> {set_new}", flush=True)
 
 
 if __name__ == "__main__":

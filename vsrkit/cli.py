@@ -141,7 +141,8 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     )
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
-          f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%) with "
+          f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%"
+          + (f"; {stats.extra['fast_path']}" if "fast_path" in stats.extra else "") + ") with "
           f"{model_spec.name}" + (f" ({weights} weights)" if weights else "") + (" untrained" if args.untrained else ""))
     if adapter is not None:
         print(f"test-time adaptation: {adapter.stats['calls']} chunks, {adapter.stats['adapt_seconds']:.1f} s "

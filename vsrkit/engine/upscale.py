@@ -252,4 +252,6 @@ def upscale_video(
         stats.write_wait_seconds += time.perf_counter() - t0  # finalising the encoder and renaming
     stats.seconds = time.perf_counter() - start
     stats.model_seconds = runner.model_seconds
+    stats.extra["fast_path"] = (f"{runner.fast_path.precision} {'NHWC' if runner.fast_path.channels_last else 'NCHW'}"
+                                + (f", chunk {runner.chunk_used}" if runner.spec.temporal == "recurrent" else ""))
     return stats

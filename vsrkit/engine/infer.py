@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vsrkit.data.datasets import frames_to_tensor
+from vsrkit.engine import fastpath
 from vsrkit.engine.aux import write_aux
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import ModelSpec
@@ -43,17 +44,21 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 class InferenceOptions:
     """Memory and speed levers shared by every method (the same flags for all of them)."""
 
-    chunk: int = 16  # frames emitted per recurrent chunk / frames per batch for frame and window models
+    # Frames emitted per recurrent chunk / frames per batch for frame and window models. None: recurrent chunks
+    # are sized from ``max_memory`` (fastpath.chunk_from_budget), batches are 16 frames.
+    chunk: int | None = 16
     chunk_overlap: int = 4  # context frames on each side of a recurrent chunk (processed, not emitted)
+    max_memory: int | None = None  # bytes of activations a recurrent chunk may use (None: fastpath default)
     tile: int | None = None  # LR tile core size in pixels; None = whole frame
     tile_overlap: int = 16  # LR pixels of context around each tile (also the blend width)
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32 (exact), bf16, fp16 (GPU), or auto (measured fast path, see engine.fastpath)
+    channels_last: bool | None = None  # NHWC weights/activations; None: what the fast path measured (auto) or off
     device: str = "cpu"
     save_aux: str | None = None  # folder for pictures of the model's auxiliary outputs (flows, kernels, ...)
     aux_frames: frozenset[int] | None = None  # clip frames whose auxiliary pictures are written (None = all)
 
     def validate(self) -> None:
-        if self.chunk < 1:
+        if self.chunk is not None and self.chunk < 1:
             raise VsrkitError(f"--chunk must be at least 1 (got {self.chunk})")
         if self.chunk_overlap < 0:
             raise VsrkitError(f"--chunk-overlap must be 0 or more (got {self.chunk_overlap})")
@@ -61,8 +66,10 @@ class InferenceOptions:
             raise VsrkitError(f"--tile must be at least 8 LR pixels (got {self.tile}); omit it to disable tiling")
         if self.tile_overlap < 0:
             raise VsrkitError(f"--tile-overlap must be 0 or more (got {self.tile_overlap})")
-        if self.precision not in PRECISIONS:
-            raise VsrkitError(f"unknown precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+        if self.precision not in PRECISIONS and self.precision != "auto":
+            raise VsrkitError(f"unknown precision {self.precision!r}: choose auto or one of {', '.join(PRECISIONS)}")
+        if self.max_memory is not None and self.max_memory <= 0:
+            raise VsrkitError(f"--max-memory must be positive (got {self.max_memory} bytes): e.g. --max-memory 2G")
         if self.save_aux is not None and self.tile is not None:
             raise VsrkitError("--save-aux needs whole frames: drop --tile (or save the auxiliary outputs separately)")
 
@@ -173,8 +180,9 @@ class Upscaler:
         self.options.validate()
         self.spec = spec
         self.device = resolve_device(self.options.device)
-        self.dtype = PRECISIONS[self.options.precision]
-        self.model = model.eval().to(self.device)
+        self.fast_path = fastpath.resolve(spec.name, self.options.precision, self.options.channels_last, self.device)
+        self.dtype = PRECISIONS[self.fast_path.precision]
+        self.model = fastpath.set_layout(model.eval().to(self.device), self.fast_path.channels_last)
         scale = float(getattr(model, "scale", spec.scale or 1))
         # Integer scales stay ints (exact tiling arithmetic); arbitrary-scale models may use any real scale.
         self.scale: int | float = int(scale) if scale.is_integer() else scale
@@ -187,6 +195,19 @@ class Upscaler:
             raise VsrkitError(f"model {spec.name!r} has no auxiliary outputs to save: drop --save-aux (models with "
                               "flows, masks or kernels, e.g. fmanet or bvsr_ik, have them)")
         self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)
+        self._batch = self.options.chunk or 16  # frames per batch for frame and window models
+        self.chunk_used: int | None = self.options.chunk  # recurrent chunk length (set from the budget if None)
+
+    def recurrent_chunk(self, height: int, width: int) -> int:
+        """Frames emitted per recurrent chunk for ``height × width`` LR frames: ``--chunk`` if given, else the
+        longest chunk whose activations fit ``max_memory`` (:func:`~vsrkit.engine.fastpath.chunk_from_budget`)."""
+        if self.options.chunk is not None:
+            return self.options.chunk
+        budget = self.options.max_memory or fastpath.default_memory_budget()
+        if self.options.tile is not None:
+            height, width = (min(n, self.options.tile + 2 * self.options.tile_overlap) for n in (height, width))
+        return fastpath.chunk_from_budget(budget, lr_pixels=height * width, overlap=self.options.chunk_overlap,
+                                          bytes_per_lr_pixel=fastpath.memory_per_lr_pixel(self.spec.name))
 
     # -- model call with precision, padding and tiling ----------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -294,7 +315,7 @@ class Upscaler:
         first = 0
         for f in frames:
             batch.append(f)
-            if len(batch) == self.options.chunk:
+            if len(batch) == self._batch:
                 yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
                 first += len(batch)
                 batch = []
@@ -337,7 +358,7 @@ class Upscaler:
             known = total if exhausted else first_index + len(buffer)
             batch.append(window_indices(next_out, known, exhausted))
             next_out += 1
-            if len(batch) == self.options.chunk or (exhausted and next_out >= total):
+            if len(batch) == self._batch or (exhausted and next_out >= total):
                 yield flush(batch)
                 batch = []
                 # Drop frames no future window needs (mirror padding near the end may reach back up to r).
@@ -349,11 +370,18 @@ class Upscaler:
             yield flush(batch)
 
     def _schedule_recurrent(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
-        n, k = self.options.chunk, self.options.chunk_overlap
+        k = self.options.chunk_overlap
         buffer: deque = deque()  # frames [first_index, first_index + len)
         first_index = 0
         emit_start = 0
         exhausted = False
+        first = next(frames, None)
+        if first is None:
+            return
+        buffer.append(first)
+        # Streams carry (H, W, C) numpy frames, whole clips (C, H, W) tensors.
+        h, w = first.shape[:2] if isinstance(first, np.ndarray) else first.shape[-2:]
+        n = self.chunk_used = self.recurrent_chunk(int(h), int(w))
         while True:
             while not exhausted and first_index + len(buffer) < emit_start + n + k:
                 f = next(frames, None)

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vsrkit import interrupt
+from vsrkit.engine.fastpath import set_threads
 from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.errors import VsrkitError
 from vsrkit.io import open_reader, open_writer
@@ -202,6 +203,7 @@ def upscale_video(
         return upscale_image(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
     if _mixed_size_folder(src):  # photos of different sizes → one PNG per photo, names kept
         return upscale_images(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
+    set_threads()  # the model's intra-op pool gets every core; decode/encode threads only wait on PyAV
     runner = Upscaler(model, model_spec, options)
     stats = UpscaleStats()
     start = time.perf_counter()
@@ -254,4 +256,6 @@ def upscale_video(
         stats.write_wait_seconds += time.perf_counter() - t0  # finalising the encoder and renaming
     stats.seconds = time.perf_counter() - start
     stats.model_seconds = runner.model_seconds
+    stats.extra["fast_path"] = (f"{runner.fast_path.precision} {'NHWC' if runner.fast_path.channels_last else 'NCHW'}"
+                                + (f", chunk {runner.chunk_used}" if runner.spec.temporal == "recurrent" else ""))
     return stats

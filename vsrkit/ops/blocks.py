@@ -42,7 +42,10 @@ class ResidualBlockNoBN(nn.Module):
                 nn.init.zeros_(conv.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.res_scale * self.conv2(self.relu(self.conv1(x)))
+        out = self.conv2(self.relu(self.conv1(x)))
+        if self.res_scale != 1:  # BasicVSR's 1.0 would cost a full-size multiply per block for nothing
+            out = out * self.res_scale
+        return out.add_(x)  # in place on the fresh conv output (its backward does not need it); same sums
 
 
 def make_layer(block: Callable[..., nn.Module], num_blocks: int, **kwargs) -> nn.Sequential:

@@ -290,10 +290,12 @@ def test_odd_sizes(tmp_path, capsys):
     rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "x4.mp4", "--quiet")
     assert rc == 0, err
     assert streams(tmp_path / "x4.mp4")["size"] == (132, 140)
-    # odd output sizes cannot be 4:2:0: a clear message naming the fix, nothing written
+    # odd output sizes cannot be 4:2:0: a clear message naming the fix, nothing written (the 4:4:4 source would
+    # stay 4:4:4 by default, so 4:2:0 is asked for)
     for scale in ("1", "3"):
         out = tmp_path / f"x{scale}.mp4"
-        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--scale", scale, "--quiet")
+        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--scale", scale, "--quiet",
+                             "--pix-fmt", "yuv420p")
         assert_one_line_error(rc, err, "yuv420p", "--pix-fmt yuv444p")
         assert not out.exists()
     # ... and they work with 4:4:4 or as PNG frames

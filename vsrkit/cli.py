@@ -50,10 +50,14 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tile-overlap", type=int, default=16, help="LR context pixels around each tile")
     p.add_argument("--precision", choices=["fp32", "fp16", "bf16"], default="fp32")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("-c", "--codec", default="libx264", help="video encoder (libx264, libx265, ffv1, ...)")
+    p.add_argument("-c", "--codec", default=None,
+                   help="video encoder (libx264, libx265, ffv1, ...); default: the output container's (H.264 for "
+                   ".mp4/.mkv/.mov, VP9 for .webm; HEVC for HDR sources)")
     p.add_argument("--crf", type=int, default=18, help="constant rate factor for x264/x265 (lower = better)")
     p.add_argument("--preset", default="medium", help="encoder preset")
-    p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...)")
+    p.add_argument("--pix-fmt", default=None,
+                   help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...); default: the source's chroma and "
+                   "bit depth")
     p.add_argument("--no-audio", action="store_true", help="do not copy audio/subtitle streams")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--save-aux", default=None, metavar="DIR",

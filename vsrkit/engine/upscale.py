@@ -27,11 +27,11 @@ from vsrkit.models.weights import load_model
 
 @dataclass
 class EncodeOptions:
-    codec: str = "libx264"
+    codec: str | None = None  # None: from the output container (and libx265 for HDR sources), see io.default_codec
     crf: int = 18
     preset: str = "medium"
-    pix_fmt: str = "yuv420p"
-    copy_streams: bool = True  # audio and subtitles from the input
+    pix_fmt: str | None = None  # None: the source's chroma and bit depth, see io.video.output_pix_fmt
+    copy_streams: bool = True  # audio and subtitles from the input (container/stream tags and chapters always)
 
 
 @dataclass

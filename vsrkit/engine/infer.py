@@ -174,6 +174,7 @@ class Upscaler:
         if self.options.tile is not None and not isinstance(self.scale, int):
             raise VsrkitError(f"--tile needs an integer scale (got x{self.scale:g}): drop --tile")
         self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)
+        self._emit: range | None = None  # set by stream() for a preview
 
     # -- model call with precision, padding and tiling ----------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -238,8 +239,13 @@ class Upscaler:
         return torch.cat([y.cpu() for y in self._schedule(iter(lq.unbind(0)), to_tensor=False)], dim=0)
 
     # -- streaming ---------------------------------------------------------------------------------------------
-    def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Upscale an iterable of ``(H, W, 3)`` uint8/uint16 frames; yields output frames of the same dtype, in order."""
+    def stream(self, frames: Iterable[np.ndarray], emit: range | None = None) -> Iterator[np.ndarray]:
+        """Upscale an iterable of ``(H, W, 3)`` uint8/uint16 frames; yields output frames of the same dtype, in order.
+
+        ``emit`` (a preview) yields only the outputs of those frame indices, each equal to the same frame of a full
+        run: the schedule (batches, windows, chunks with their context) is the full run's, model calls whose outputs
+        all lie outside ``emit`` are skipped, and reading stops once the last wanted frame is out.
+        """
         it = iter(frames)
         first = next(it, None)
         if first is None:
@@ -250,8 +256,29 @@ class Upscaler:
             yield first
             yield from it
 
-        for y in self._schedule(chained(), to_tensor=True):
-            yield from tensor_to_frames(y, dtype)
+        self._emit = emit
+        index = 0
+        try:
+            for y in self._schedule(chained(), to_tensor=True):
+                if isinstance(y, int):  # a skipped group of y frames
+                    index += y
+                    continue
+                for frame in tensor_to_frames(y, dtype):
+                    if emit is None or index in emit:
+                        yield frame
+                    index += 1
+                if emit is not None and index >= emit.stop:
+                    return
+        finally:
+            self._emit = None
+
+    def _run_group(self, start: int, count: int, run) -> torch.Tensor | int:
+        """``run()`` (the model call for outputs ``[start, start + count)``), or ``count`` when a preview needs none
+        of them."""
+        emit = self._emit
+        if emit is not None and (start + count <= emit.start or start >= emit.stop):
+            return count
+        return run()
 
     def _schedule(self, frames: Iterator, *, to_tensor: bool) -> Iterator[torch.Tensor]:
         """Yield output tensors ``(n, C, sH, sW)`` for consecutive runs of input frames."""
@@ -275,11 +302,13 @@ class Upscaler:
         for f in frames:
             batch.append(f)
             if len(batch) == self.options.chunk:
-                yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
+                yield self._run_group(first, len(batch), lambda: self.forward(
+                    as_tensor(batch)[None], list(range(first, first + len(batch))))[0])
                 first += len(batch)
                 batch = []
         if batch:
-            yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
+            yield self._run_group(first, len(batch), lambda: self.forward(
+                as_tensor(batch)[None], list(range(first, first + len(batch))))[0])
 
     def _schedule_windows(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
         # A variant may change the window (FMA-Net paper-t5): the built model's own num_frames wins over the spec.
@@ -318,7 +347,7 @@ class Upscaler:
             batch.append(window_indices(next_out, known, exhausted))
             next_out += 1
             if len(batch) == self.options.chunk or (exhausted and next_out >= total):
-                yield flush(batch)
+                yield self._run_group(next_out - len(batch), len(batch), lambda: flush(batch))
                 batch = []
                 # Drop frames no future window needs (mirror padding near the end may reach back up to r).
                 keep_from = max(next_out - 2 * r, 0)
@@ -326,7 +355,7 @@ class Upscaler:
                     buffer.popleft()
                     first_index += 1
         if batch:
-            yield flush(batch)
+            yield self._run_group(next_out - len(batch), len(batch), lambda: flush(batch))
 
     def _schedule_recurrent(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
         n, k = self.options.chunk, self.options.chunk_overlap
@@ -350,11 +379,14 @@ class Upscaler:
                 emit_end = end_available
             in_start = max(emit_start - k, first_index)
             in_end = min(emit_end + k, end_available)
-            clip = as_tensor([buffer[i - first_index] for i in range(in_start, in_end)])
-            # Context frames are re-emitted by the neighbouring chunk: their aux pictures come from there (-1).
-            ids = [i if emit_start <= i < emit_end else -1 for i in range(in_start, in_end)]
-            y = self.forward(clip[None], ids)[0]
-            yield y[emit_start - in_start : emit_end - in_start]
+
+            def run() -> torch.Tensor:
+                clip = as_tensor([buffer[i - first_index] for i in range(in_start, in_end)])
+                # Context frames are re-emitted by the neighbouring chunk: their aux pictures come from there (-1).
+                ids = [i if emit_start <= i < emit_end else -1 for i in range(in_start, in_end)]
+                return self.forward(clip[None], ids)[0][emit_start - in_start : emit_end - in_start]
+
+            yield self._run_group(emit_start, emit_end - emit_start, run)
             emit_start = emit_end
             while first_index < emit_start - k and buffer:
                 buffer.popleft()

@@ -123,6 +123,37 @@ def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray
     return img
 
 
+# Still-image outputs by suffix; JPEG and WebP hold 8 bits, so 16-bit pictures are rounded to 8 bits there.
+IMAGE_OUTPUT_SUFFIXES = {".png": 16, ".tif": 16, ".tiff": 16, ".jpg": 8, ".jpeg": 8, ".webp": 8}
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = False, quality: int = 95) -> Path:
+    """Write ``(H, W, 3)`` uint8/uint16 RGB to ``path`` atomically, format by suffix (PNG, TIFF: 8 or 16 bits;
+    JPEG, WebP: 8 bits at ``quality``). Returns the path."""
+    dst = Path(path)
+    depth = IMAGE_OUTPUT_SUFFIXES.get(dst.suffix.lower())
+    if depth is None:
+        raise VsrkitError(f"cannot write image {str(dst)!r}: use a .png, .tif, .jpg or .webp name")
+    atomic.check_output_path(dst, overwrite=overwrite)
+    if depth == 8 and rgb.dtype == np.uint16:
+        rgb = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    params: list[int] = []
+    if dst.suffix.lower() in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    elif dst.suffix.lower() == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic.temp_file_for(dst)
+    try:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[..., ::-1]), params):
+            raise VsrkitError(f"could not write {str(dst)!r}: check the folder and the free disk space")
+        atomic.commit(tmp, dst, overwrite=overwrite)
+    except BaseException:
+        atomic.discard(tmp)
+        raise
+    return dst
+
+
 def probe_folder(folder: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
     """Describe a frame folder from its file list and first image."""
     files = list_frames(folder)

@@ -921,6 +921,9 @@ class VideoWriter(atomic.AtomicWriter):
             if until is not None and t > until:
                 return
             self._pending = None
+            if self._t0 is not None and self._t0 > self._src_video_start + 1e-6 \
+                    and t + float((pkt.duration or 0) * pkt.time_base) <= 0:
+                continue  # a preview that starts later: source audio before its start is not copied
             shift = round(offset / pkt.time_base)
             if pkt.pts is not None:
                 pkt.pts -= shift

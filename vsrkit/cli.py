@@ -221,6 +221,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--y", action="store_true", help="headline numbers on Y (BT.601); RGB is always reported too")
     p.add_argument("--tof", action="store_true", help="also compute tOF (Farneback temporal flow error)")
     p.add_argument("--protocol", default=None, help="a named evaluation protocol (overrides crop/y/tof)")
+    p.add_argument("--niqe", action="store_true",
+                   help="also NIQE of the predictions (no reference, lower is better; ~1 s per 512x512 frame)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval)
 
@@ -229,7 +231,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vsrkit.metrics import evaluate_folders, format_table
 
     result = evaluate_folders(
-        args.pred, args.gt, crop_border=args.crop_border, y_only=args.y, tof=args.tof, protocol=args.protocol
+        args.pred, args.gt, crop_border=args.crop_border, y_only=args.y, tof=args.tof, protocol=args.protocol,
+        niqe=args.niqe,
     )
     print(json.dumps(result, allow_nan=False) if args.json else format_table(result))
     return 0

@@ -332,6 +332,15 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_models)
 
 
+def _upscale_variant(name: str, default: str) -> str:
+    """The variant ``vsrkit upscale -m NAME`` runs: the shipped checkpoint's, else the registry default."""
+    from vsrkit import zoo
+
+    if zoo.shipped_path(name) is not None:
+        return zoo.shipped_card(name).get("variant") or default
+    return default
+
+
 def model_table() -> list[dict]:
     """One row per model: name, status, scale, temporal kind, variants with parameter counts."""
     import torch
@@ -352,6 +361,7 @@ def model_table() -> list[dict]:
         rows.append({
             "name": name, "status": s.status, "scale": "any" if s.arbitrary_scale else s.scale,
             "temporal": s.temporal, "default_variant": s.default_variant, "variants": variants,
+            "upscale_variant": _upscale_variant(name, s.default_variant),
             "description": s.description, "paper": s.paper,
         })
     return rows
@@ -364,9 +374,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
         return 0
     print(f"{'model':<12} {'status':<12} {'scale':<6} {'temporal':<10} variants (parameters)")
     for r in rows:
-        variants = ", ".join(f"{v}{'*' if v == r['default_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
+        variants = ", ".join(f"{v}{'*' if v == r['upscale_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
         print(f"{r['name']:<12} {r['status']:<12} {str(r['scale']):<6} {r['temporal']:<10} {variants}")
-    print("* default variant")
+    print("* the variant `vsrkit upscale -m NAME` runs: its shipped checkpoint's, else the registry default")
     shipped = shipped_table()
     if shipped:
         print("\nshipped checkpoints (held-out scores; `vsrkit upscale -m NAME` uses them):")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 import random
@@ -47,6 +48,8 @@ from vsrkit.errors import VsrkitError
 from vsrkit.metrics import evaluate_clips
 from vsrkit.models.registry import spec as model_spec
 from vsrkit.models.weights import load_into, save_weights, sha256_file
+
+log = logging.getLogger(__name__)
 
 STATE_PATTERN = re.compile(r"iter_(\d{8})\.pt$")
 
@@ -320,7 +323,9 @@ class Trainer:
             return None
         try:
             from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional (pip install tensorboard)
+        except ImportError:  # tensorboard is optional: say so once instead of silently not logging
+            log.warning("logger.use_tb_logger is on but TensorBoard is not installed: no TensorBoard logs (pip "
+                        "install tensorboard, or set logger.use_tb_logger: false)")
             return None
         return SummaryWriter(str(self.out_dir / "tb"))
 

@@ -790,6 +790,7 @@ class VideoWriter(atomic.AtomicWriter):
         spc, prim, trc = self._tags
         cc.colorspace, cc.color_primaries, cc.color_trc = spc, prim, trc
         cc.color_range = int(_RANGE[self._range])
+        cc.field_order = 1  # progressive: interlaced input is refused or deinterlaced, never passed through
         cc.thread_count = 0
         if self.sample_aspect_ratio is not None:
             cc.sample_aspect_ratio = self.sample_aspect_ratio

@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 
+from conftest import encode_tone
 from vsrkit.cli import main
 from vsrkit.io.video import PRIMARIES, TRANSFERS, MATRIX_TAGS
 
@@ -60,16 +61,7 @@ def make_clip(path: Path, frames: list[np.ndarray], *, codec: str, pix_fmt: str,
         for p in v.encode(None):
             out.mux(p)
         if audio_language:
-            n = int(48000 * len(frames) / 25)
-            tone = (0.2 * np.sin(np.arange(n) * 0.05)).astype(np.float32)[None]
-            for start in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
-                                                layout="mono")
-                af.sample_rate, af.pts = 48000, start
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode(None):
-                out.mux(p)
+            encode_tone(out, a, int(48000 * len(frames) / 25))
     return path
 
 

@@ -563,6 +563,11 @@ def open_reader(path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bo
 # ---------------------------------------------------------------------------------------------------- writing
 
 
+def _code_of(table: dict[int, str], name: str) -> int:
+    """The FFmpeg code of tag ``name`` in one of :data:`PRIMARIES` / :data:`TRANSFERS` / :data:`MATRIX_TAGS`."""
+    return next(code for code, n in table.items() if n == name)
+
+
 def _encoding_tag(key: str) -> bool:
     """Container/stream tags that describe how the source was encoded or muxed, not what it is (not copied)."""
     k = key.lower()
@@ -727,13 +732,10 @@ class VideoWriter(atomic.AtomicWriter):
                                    (space, MATRIX_TAGS, "matrix")):
             if value is not None and value not in table.values():
                 raise VsrkitError(f"unknown colour {what} {value!r}: use one of {', '.join(table.values())}")
-        codes = {name: code for code, name in PRIMARIES.items()}
-        prim = codes[primaries] if primaries else prim
-        trc = {name: code for code, name in TRANSFERS.items()}[transfer] if transfer else trc
-        if space:
-            code = {name: code for code, name in MATRIX_TAGS.items()}[space]
-            if _AVCOL_SPC.get(code) == matrix:
-                spc = code
+        prim = _code_of(PRIMARIES, primaries) if primaries else prim
+        trc = _code_of(TRANSFERS, transfer) if transfer else trc
+        if space and _AVCOL_SPC.get(_code_of(MATRIX_TAGS, space)) == matrix:
+            spc = _code_of(MATRIX_TAGS, space)
         return spc, prim, trc
 
     def _validate_codec(self, codec: str, pix_fmt: str, suffix: str) -> None:

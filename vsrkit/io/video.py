@@ -66,20 +66,24 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", "
 # Output containers we write, with the codec used when none is given.
 _CONTAINERS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264",
                ".ts": "libx264", ".webm": "libvpx-vp9", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
-# Video encoders each container can hold (FFmpeg's muxers; Matroska holds them all). A --codec outside the list is
-# refused up front with the list, instead of failing when the header is written.
+# Video formats (FFmpeg codec names) each container can hold (Matroska holds them all), and this project's usual
+# encoder for each. An encoder of another format is refused up front with the list, instead of failing when the
+# header is written; hardware encoders (h264_nvenc, ...) are judged by the format they produce.
 _ANY_CODEC = None
 _CONTAINER_CODECS: dict[str, tuple[str, ...] | None] = {
-    ".mp4": ("libx264", "libx265", "libsvtav1", "libaom-av1", "libvpx-vp9", "mpeg4", "mpeg2video", "mjpeg"),
-    ".m4v": ("libx264", "libx265", "libsvtav1", "libaom-av1", "mpeg4"),
-    ".mov": ("libx264", "libx265", "prores_ks", "prores", "dnxhd", "libsvtav1", "libaom-av1", "libvpx-vp9", "mpeg4",
-             "mpeg2video", "mjpeg", "qtrle", "png"),
+    ".mp4": ("h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mjpeg"),
+    ".m4v": ("h264", "hevc", "av1", "mpeg4"),
+    ".mov": ("h264", "hevc", "prores", "dnxhd", "av1", "vp9", "mpeg4", "mpeg2video", "mjpeg", "qtrle", "png"),
     ".mkv": _ANY_CODEC,
-    ".avi": ("libx264", "mpeg4", "msmpeg4", "mjpeg", "ffv1", "huffyuv", "mpeg2video"),
-    ".ts": ("libx264", "libx265", "mpeg2video", "mpeg1video", "libsvtav1"),
-    ".webm": ("libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"),
+    ".avi": ("h264", "mpeg4", "msmpeg4v3", "mjpeg", "ffv1", "huffyuv", "mpeg2video"),
+    ".ts": ("h264", "hevc", "mpeg2video", "mpeg1video", "av1"),
+    ".webm": ("vp9", "vp8", "av1"),
     ".mpg": ("mpeg2video", "mpeg1video"), ".mpeg": ("mpeg2video", "mpeg1video"),
 }
+_ENCODERS = {"h264": ("libx264",), "hevc": ("libx265",), "av1": ("libsvtav1", "libaom-av1"), "vp9": ("libvpx-vp9",),
+             "vp8": ("libvpx",), "prores": ("prores_ks",), "dnxhd": ("dnxhd",), "mpeg4": ("mpeg4",),
+             "mpeg2video": ("mpeg2video",), "mpeg1video": ("mpeg1video",), "mjpeg": ("mjpeg",), "ffv1": ("ffv1",),
+             "huffyuv": ("huffyuv",), "msmpeg4v3": ("msmpeg4",), "png": ("png",), "qtrle": ("qtrle",)}
 # Codecs that take a CRF (others get a bitrate derived from the frame size).
 _CRF_CODECS = {"libx264", "libx265", "libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1"}
 # Codecs/containers whose time base must be 1/fps (they cannot carry finer timestamps).
@@ -586,12 +590,12 @@ def _check_frame(frame: np.ndarray, width: int, height: int) -> None:
         raise VsrkitError(f"frame dtype is {frame.dtype}, expected uint8 or uint16: clip and convert before writing")
 
 
-def _encoder_available(codec: str) -> bool:
+def _encoder_format(codec: str) -> str | None:
+    """The format (FFmpeg codec name, e.g. ``h264``) encoder ``codec`` writes; None when this build lacks it."""
     try:
-        av.codec.Codec(codec, "w")
-        return True
+        return av.codec.Codec(codec, "w").canonical_name
     except Exception:  # noqa: BLE001 - av raises several types for unknown codecs
-        return False
+        return None
 
 
 def default_codec(suffix: str, transfer: str | None = None) -> str:
@@ -602,8 +606,8 @@ def default_codec(suffix: str, transfer: str | None = None) -> str:
     suffix = suffix.lower()
     codec = _CONTAINERS.get(suffix, "libx264")
     fits = _CONTAINER_CODECS.get(suffix, _ANY_CODEC)
-    if transfer in HDR_TRANSFERS and codec == "libx264" and (fits is _ANY_CODEC or "libx265" in fits) \
-            and _encoder_available("libx265"):
+    if transfer in HDR_TRANSFERS and codec == "libx264" and (fits is _ANY_CODEC or "hevc" in fits) \
+            and _encoder_format("libx265") is not None:
         return "libx265"
     return codec
 
@@ -612,11 +616,13 @@ def check_codec_fits(codec: str, suffix: str) -> None:
     """One-line error when container ``suffix`` cannot hold video encoder ``codec``, naming the encoders of this
     FFmpeg build that fit."""
     fits = _CONTAINER_CODECS.get(suffix.lower(), _ANY_CODEC)
-    if fits is _ANY_CODEC or codec in fits or not _encoder_available(codec):
+    fmt = _encoder_format(codec)
+    if fits is _ANY_CODEC or fmt is None or fmt in fits:
         return  # unavailable encoders get their own message from the writer
-    usable = [c for c in fits if _encoder_available(c)]
-    raise VsrkitError(f"container '{suffix}' cannot hold video codec '{codec}': use one of {', '.join(usable)} "
-                      "(or drop -c to get the container's default), or write .mkv, which holds any codec")
+    usable = [e for f in fits for e in _ENCODERS.get(f, ()) if _encoder_format(e) is not None]
+    raise VsrkitError(f"container '{suffix}' cannot hold video codec '{codec}' ({fmt}): use one of "
+                      f"{', '.join(usable)} (or drop -c to get the container's default), or write .mkv, which holds "
+                      "any codec")
 
 
 def _chroma_of(fmt: av.VideoFormat) -> str:

@@ -147,10 +147,11 @@ def test_image_outputs_by_extension(tmp_path, capsys, real_frames, suffix):
     src = tmp_path / "in.png"
     cv2.imwrite(str(src), real_frames[0][..., ::-1])
     out = tmp_path / f"out{suffix}"
-    rc = main(["upscale", str(src), "-o", str(out), "-m", "bicubic", "--quiet"])
+    rc = main(["upscale", str(src), "-o", str(out), "-m", "bicubic", "--quiet", "--compare", str(tmp_path / "c.png")])
     assert rc == 0, capsys.readouterr().err
     img = cv2.imread(str(out))
     assert img is not None and img.shape == (256, 384, 3)
+    assert cv2.imread(str(tmp_path / "c.png")).shape[1] > 2 * 384
 
 
 def test_compare_command_writes_lr_bicubic_model_gt_with_psnr(tmp_path, capsys, real_frames):

@@ -224,7 +224,13 @@ def upscale_video(
     from vsrkit.io import IMAGE_SUFFIXES
 
     if src.is_file() and src.suffix.lower() in IMAGE_SUFFIXES:  # one picture → one picture
-        return upscale_image(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
+        stats = upscale_image(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
+        if compare is not None:
+            from vsrkit.io import read_image
+
+            _write_compare(compare, read_image(src, dtype="auto"), read_image(dst, dtype="auto"), model_spec.name,
+                           overwrite)
+        return stats
     if _mixed_size_folder(src):  # photos of different sizes → one PNG per photo, names kept
         return upscale_images(src, dst, model=model, model_spec=model_spec, options=options, overwrite=overwrite)
     runner = Upscaler(model, model_spec, options)

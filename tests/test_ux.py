@@ -77,4 +77,19 @@ def test_progress_rate_is_frames_finished_over_elapsed_time(monkeypatch, tmp_pat
         cv2.imwrite(str(src / f"{i}.png"), np.ascontiguousarray(f[..., ::-1]))
     model, spec = up.resolve_model("bicubic", scale=2)
     up.upscale_video(src, tmp_path / "out", model=model, model_spec=spec, progress=False)
-    assert seen.get("smoothing") == 0
+    assert seen.get("smoothing") == 0 and seen.get("mininterval") == 0
+
+
+def test_a_bursty_chunk_gives_the_right_eta_with_those_settings():
+    """What the settings buy: after 16 frames land at once (one chunk) the bar shows 16 done, so its rate and ETA
+    count all of them (tqdm's defaults redraw only after the burst's first frame: rate and ETA 16x off)."""
+    import io
+
+    from tqdm import tqdm
+
+    out = io.StringIO()
+    bar = tqdm(total=160, file=out, smoothing=0, mininterval=0)
+    for _ in range(16):
+        bar.update(1)
+    assert out.getvalue().split("\r")[-1].strip().split("|")[-1].lstrip().startswith("16/160")
+    bar.close()

@@ -46,6 +46,7 @@ def make_clip(path: Path, frames: list[np.ndarray], *, codec: str, pix_fmt: str,
             a = out.add_stream("aac", rate=48000)
             a.layout = "mono"
             a.metadata["language"] = audio_language
+            a.disposition = av.stream.Disposition.comment  # a commentary track
         if chapters:
             out.set_chapters([{"id": 1, "start": 0, "end": 2, "time_base": Fraction(1, 25),
                                "metadata": {"title": "Opening"}},
@@ -75,6 +76,8 @@ def stream_facts(path: Path) -> dict:
                 "range": _RANGES.get(int(cc.color_range)), "size": (cc.width, cc.height),
                 "title": c.metadata.get("title"),
                 "languages": [st.metadata.get("language") for st in c.streams if st.type != "video"],
+                "commentary": [bool(st.disposition & av.stream.Disposition.comment) for st in c.streams
+                               if st.type != "video"],
                 "chapters": [ch["metadata"].get("title") for ch in c.chapters()]}
 
 
@@ -163,7 +166,7 @@ def test_title_languages_dispositions_and_chapters_survive(tmp_path, capsys, rea
     upscale(capsys, src, out)
     after = stream_facts(out)
     assert after["title"] == "Bikes at dusk"
-    assert after["languages"] == ["fra"]
+    assert after["languages"] == ["fra"] and after["commentary"] == [True]
     assert after["chapters"] == ["Opening", "Ride"]
 
 

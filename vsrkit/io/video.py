@@ -829,15 +829,15 @@ class VideoWriter(atomic.AtomicWriter):
         """
         with _open_input(src_path) as src:
             self._out.metadata.update({k: v for k, v in src.metadata.items() if not _encoding_tag(k)})
-            if src.streams.video:
-                sv = src.streams.video[0]
-                self._stream.metadata.update({k: v for k, v in sv.metadata.items() if not _encoding_tag(k)})
-                self._stream.disposition = sv.disposition
+            pairs = [(src.streams.video[0], self._stream)] if src.streams.video else []
             originals = {s.index: s for s in list(src.streams.audio) + list(src.streams.subtitles)}
-            for s, out_s in self._copies:
-                tags = originals[s.index].metadata
-                out_s.metadata.update({k: v for k, v in tags.items() if not _encoding_tag(k)})
-                out_s.disposition = originals[s.index].disposition
+            pairs += [(originals[s.index], out_s) for s, out_s in self._copies]
+            for source, out_s in pairs:
+                out_s.metadata.update({k: v for k, v in source.metadata.items() if not _encoding_tag(k)})
+                try:
+                    out_s.disposition = source.disposition
+                except (AttributeError, TypeError, ValueError):  # PyAV before 13 cannot set dispositions
+                    pass
             try:
                 self._chapters = list(src.chapters())
             except (AttributeError, av.error.FFmpegError):  # older PyAV: no chapter access

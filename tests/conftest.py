@@ -60,3 +60,18 @@ def held_out_frames() -> list[np.ndarray]:
             if len(frames) == 8:
                 break
     return frames
+
+
+def encode_tone(out, stream, samples: int) -> None:
+    """Encode ``samples`` of a 440 Hz mono tone at 48 kHz into audio ``stream`` of PyAV container ``out``."""
+    import av
+
+    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 48000)).astype(np.float32)[None]
+    for start in range(0, samples, 1024):
+        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
+                                        layout="mono")
+        af.sample_rate, af.pts = 48000, start
+        for p in stream.encode(af):
+            out.mux(p)
+    for p in stream.encode(None):
+        out.mux(p)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import encode_tone
 from vsrkit.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,16 +57,7 @@ def make_video(path: Path, *, n: int = 12, w: int = 64, h: int = 48, fps: Fracti
         for p in v.encode(None):
             out.mux(p)
         if a is not None:
-            total = int(48000 * n / float(fps))
-            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / 48000)).astype(np.float32)[None]
-            for start in range(0, total, 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, start:start + 1024]), format="fltp",
-                                                layout="mono")
-                af.sample_rate, af.pts = 48000, start
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode(None):
-                out.mux(p)
+            encode_tone(out, a, int(48000 * n / float(fps)))
     return path
 
 
@@ -298,10 +290,12 @@ def test_odd_sizes(tmp_path, capsys):
     rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "x4.mp4", "--quiet")
     assert rc == 0, err
     assert streams(tmp_path / "x4.mp4")["size"] == (132, 140)
-    # odd output sizes cannot be 4:2:0: a clear message naming the fix, nothing written
+    # odd output sizes cannot be 4:2:0: a clear message naming the fix, nothing written (the 4:4:4 source would
+    # stay 4:4:4 by default, so 4:2:0 is asked for)
     for scale in ("1", "3"):
         out = tmp_path / f"x{scale}.mp4"
-        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--scale", scale, "--quiet")
+        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", out, "--scale", scale, "--quiet",
+                             "--pix-fmt", "yuv420p")
         assert_one_line_error(rc, err, "yuv420p", "--pix-fmt yuv444p")
         assert not out.exists()
     # ... and they work with 4:4:4 or as PNG frames

@@ -59,10 +59,14 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="auto (default): the fastest setting measured to stay within 0.05 dB of fp32 for this model "
                    "on this kind of hardware (fp32 when unmeasured); fp32 is exact")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("-c", "--codec", default="libx264", help="video encoder (libx264, libx265, ffv1, ...)")
+    p.add_argument("-c", "--codec", default=None,
+                   help="video encoder (libx264, libx265, ffv1, ...); default: the output container's (H.264 for "
+                   ".mp4/.mkv/.mov, VP9 for .webm; HEVC for HDR sources)")
     p.add_argument("--crf", type=int, default=18, help="constant rate factor for x264/x265 (lower = better)")
     p.add_argument("--preset", default="medium", help="encoder preset")
-    p.add_argument("--pix-fmt", default="yuv420p", help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...)")
+    p.add_argument("--pix-fmt", default=None,
+                   help="output pixel format (yuv420p, yuv444p, yuv420p10le, ...); default: the source's chroma and "
+                   "bit depth")
     p.add_argument("--no-audio", action="store_true", help="do not copy audio/subtitle streams")
     p.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     p.add_argument("--save-aux", default=None, metavar="DIR",
@@ -78,8 +82,27 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    "official weights: 1e-5)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="upscale the frames a truncated input still decodes (default: refuse, never drop silently)")
+    p.add_argument("--start", type=_seconds, default=None, metavar="TIME",
+                   help="preview: start at TIME (seconds, MM:SS or HH:MM:SS); frames equal those of a full run")
+    p.add_argument("--duration", type=_seconds, default=None, metavar="TIME", help="preview: only TIME long")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="preview: at most N frames")
+    p.add_argument("--deinterlace", action="store_true",
+                   help="deinterlace interlaced input (FFmpeg yadif, one frame per frame) instead of refusing it")
+    p.add_argument("--compare", default=None, metavar="PICTURE",
+                   help="also write PICTURE (.png/.jpg): the first output frame beside its input")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_upscale)
+
+
+def _seconds(text: str) -> float:
+    """``12.5``, ``1:05`` or ``0:01:05.5`` → seconds (argparse type)."""
+    try:
+        value = 0.0
+        for part in text.split(":"):
+            value = value * 60 + float(part)
+        return value
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: use seconds (12.5), MM:SS or HH:MM:SS") from None
 
 
 def _parse_frame_list(text: str | None) -> frozenset[int] | None:
@@ -146,12 +169,16 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     stats = upscale_video(
         src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
         overwrite=args.overwrite, progress=not args.quiet, allow_truncated=args.allow_truncated,
+        start=args.start, duration=args.duration, max_frames=args.max_frames,
+        deinterlace=args.deinterlace, compare=args.compare,
     )
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
           f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%"
           + (f"; {stats.extra['fast_path']}" if "fast_path" in stats.extra else "") + ") with "
           f"{model_spec.name}" + (f" ({weights} weights)" if weights else "") + (" untrained" if args.untrained else ""))
+    if args.compare:
+        print(f"wrote {args.compare}: first output frame beside its input")
     if adapter is not None:
         print(f"test-time adaptation: {adapter.stats['calls']} chunks, {adapter.stats['adapt_seconds']:.1f} s "
               f"adapting ({args.adapt_steps} step(s) each, lr {args.adapt_lr:g})")
@@ -217,6 +244,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--y", action="store_true", help="headline numbers on Y (BT.601); RGB is always reported too")
     p.add_argument("--tof", action="store_true", help="also compute tOF (Farneback temporal flow error)")
     p.add_argument("--protocol", default=None, help="a named evaluation protocol (overrides crop/y/tof)")
+    p.add_argument("--niqe", action="store_true",
+                   help="also NIQE of the predictions (no reference, lower is better; ~1 s per 512x512 frame)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval)
 
@@ -225,9 +254,48 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from vsrkit.metrics import evaluate_folders, format_table
 
     result = evaluate_folders(
-        args.pred, args.gt, crop_border=args.crop_border, y_only=args.y, tof=args.tof, protocol=args.protocol
+        args.pred, args.gt, crop_border=args.crop_border, y_only=args.y, tof=args.tof, protocol=args.protocol,
+        niqe=args.niqe,
     )
     print(json.dumps(result, allow_nan=False) if args.json else format_table(result))
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare",
+        help="picture of one frame: LR / bicubic / model / GT crops side by side, PSNR in the captions",
+        description="Read frame --frame of LR, PRED and GT (videos or frame folders, e.g. from `vsrkit degrade "
+        "--save-hr` and `vsrkit upscale`) and write OUTPUT (.png/.jpg/.webp/.tif): the LR crop enlarged by pixel "
+        "replication, MATLAB bicubic, the prediction and the ground truth, with RGB PSNR of the whole frame.",
+    )
+    p.add_argument("--lr", required=True, help="the low-resolution input the prediction was made from")
+    p.add_argument("--pred", required=True, help="the model's output")
+    p.add_argument("--gt", required=True, help="the ground truth")
+    p.add_argument("-o", "--output", required=True, help="picture to write (.png, .jpg, .webp, .tif)")
+    p.add_argument("--frame", type=int, default=0, help="frame number (0-based; default 0)")
+    p.add_argument("--crop", default=None, metavar="X,Y,SIZE",
+                   help="square region in HR pixels (default: centred, side min(H, W, 192))")
+    p.add_argument("--label", default="model", help="caption of the prediction (e.g. the model's name)")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_compare)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from vsrkit.engine.compare import compare_picture
+
+    crop = None
+    if args.crop:
+        try:
+            crop = tuple(int(v) for v in args.crop.split(","))
+        except ValueError:
+            crop = ()
+        if len(crop) != 3:
+            raise VsrkitError(f"--crop {args.crop!r} is not X,Y,SIZE: e.g. --crop 100,40,128")
+    r = compare_picture(args.lr, args.pred, args.gt, args.output, frame=args.frame, crop=crop, label=args.label,
+                        overwrite=args.overwrite)
+    scores = ", ".join(f"{k} {v:.2f} dB" for k, v in r["psnr_rgb"].items())
+    print(f"wrote {args.output}: frame {r['frame']}, x{r['scale']}, crop {r['crop']}; PSNR RGB {scores}")
     return 0
 
 
@@ -287,6 +355,15 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_models)
 
 
+def _upscale_variant(name: str, default: str) -> str:
+    """The variant ``vsrkit upscale -m NAME`` runs: the shipped checkpoint's, else the registry default."""
+    from vsrkit import zoo
+
+    if zoo.shipped_path(name) is not None:
+        return zoo.shipped_card(name).get("variant") or default
+    return default
+
+
 def model_table() -> list[dict]:
     """One row per model: name, status, scale, temporal kind, variants with parameter counts."""
     import torch
@@ -307,6 +384,7 @@ def model_table() -> list[dict]:
         rows.append({
             "name": name, "status": s.status, "scale": "any" if s.arbitrary_scale else s.scale,
             "temporal": s.temporal, "default_variant": s.default_variant, "variants": variants,
+            "upscale_variant": _upscale_variant(name, s.default_variant),
             "description": s.description, "paper": s.paper,
         })
     return rows
@@ -319,9 +397,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
         return 0
     print(f"{'model':<12} {'status':<12} {'scale':<6} {'temporal':<10} variants (parameters)")
     for r in rows:
-        variants = ", ".join(f"{v}{'*' if v == r['default_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
+        variants = ", ".join(f"{v}{'*' if v == r['upscale_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
         print(f"{r['name']:<12} {r['status']:<12} {str(r['scale']):<6} {r['temporal']:<10} {variants}")
-    print("* default variant")
+    print("* the variant `vsrkit upscale -m NAME` runs: its shipped checkpoint's, else the registry default")
     shipped = shipped_table()
     if shipped:
         print("\nshipped checkpoints (held-out scores; `vsrkit upscale -m NAME` uses them):")
@@ -622,7 +700,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------------
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_upscale, _add_degrade, _add_eval, _add_models, _add_train, _add_eval_model, _add_convert, _add_bench,
-    _add_prepare_photos,
+    _add_compare, _add_prepare_photos,
 ]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import logging
 import math
 import time
 from collections import deque
@@ -37,6 +38,8 @@ from vsrkit.engine.aux import write_aux
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import ModelSpec
 
+log = logging.getLogger(__name__)
+
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -53,7 +56,7 @@ class InferenceOptions:
     tile_overlap: int = 16  # LR pixels of context around each tile (also the blend width)
     precision: str = "fp32"  # fp32 (exact), bf16, fp16 (GPU), or auto (measured fast path, see engine.fastpath)
     channels_last: bool | None = None  # NHWC weights/activations; None: what the fast path measured (auto) or off
-    device: str = "cpu"
+    device: str = "auto"  # as the CLI: CUDA, else MPS, else CPU (resolve_device)
     save_aux: str | None = None  # folder for pictures of the model's auxiliary outputs (flows, kernels, ...)
     aux_frames: frozenset[int] | None = None  # clip frames whose auxiliary pictures are written (None = all)
 
@@ -75,9 +78,13 @@ class InferenceOptions:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` → a usable ``torch.device`` (one-line error otherwise)."""
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA, else Apple MPS, else CPU) → a usable
+    ``torch.device`` (one-line error otherwise)."""
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except RuntimeError:
@@ -85,6 +92,20 @@ def resolve_device(device: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise VsrkitError(f"device {device!r} requested but CUDA is not available here: use --device cpu")
     return dev
+
+
+# Precisions that run slower than fp32 on a device type: CPUs have no native fp16 arithmetic, so PyTorch converts
+# around every op (issue 19 measured a BasicVSR-small upscale 2.3x slower in fp16 than in fp32 on a CPU).
+_SLOW_PRECISIONS = {("cpu", "fp16"): "fp16 on the CPU is emulated and runs slower than fp32: use fp32 (or bf16)"}
+_warned_precisions: set[tuple[str, str]] = set()
+
+
+def _warn_if_slow_precision(precision: str, device: torch.device) -> None:
+    """Say once per process when ``precision`` is known to be slower than fp32 on ``device``."""
+    key = (device.type, precision)
+    if key in _SLOW_PRECISIONS and key not in _warned_precisions:
+        _warned_precisions.add(key)
+        log.warning("%s", _SLOW_PRECISIONS[key])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -182,6 +203,7 @@ class Upscaler:
         self.device = resolve_device(self.options.device)
         self.fast_path = fastpath.resolve(spec.name, self.options.precision, self.options.channels_last, self.device)
         self.dtype = PRECISIONS[self.fast_path.precision]
+        _warn_if_slow_precision(self.fast_path.precision, self.device)
         self.model = fastpath.set_layout(model.eval().to(self.device), self.fast_path.channels_last)
         scale = float(getattr(model, "scale", spec.scale or 1))
         # Integer scales stay ints (exact tiling arithmetic); arbitrary-scale models may use any real scale.
@@ -208,6 +230,7 @@ class Upscaler:
             height, width = (min(n, self.options.tile + 2 * self.options.tile_overlap) for n in (height, width))
         return fastpath.chunk_from_budget(budget, lr_pixels=height * width, overlap=self.options.chunk_overlap,
                                           bytes_per_lr_pixel=fastpath.memory_per_lr_pixel(self.spec.name))
+        self._emit: range | None = None  # set by stream() for a preview
 
     # -- model call with precision, padding and tiling ----------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -279,8 +302,13 @@ class Upscaler:
         return torch.cat([y.cpu() for y in self._schedule(iter(lq.unbind(0)), to_tensor=False)], dim=0)
 
     # -- streaming ---------------------------------------------------------------------------------------------
-    def stream(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Upscale an iterable of ``(H, W, 3)`` uint8/uint16 frames; yields output frames of the same dtype, in order."""
+    def stream(self, frames: Iterable[np.ndarray], emit: range | None = None) -> Iterator[np.ndarray]:
+        """Upscale an iterable of ``(H, W, 3)`` uint8/uint16 frames; yields output frames of the same dtype, in order.
+
+        ``emit`` (a preview) yields only the outputs of those frame indices, each equal to the same frame of a full
+        run: the schedule (batches, windows, chunks with their context) is the full run's, model calls whose outputs
+        all lie outside ``emit`` are skipped, and reading stops once the last wanted frame is out.
+        """
         it = iter(frames)
         first = next(it, None)
         if first is None:
@@ -291,8 +319,29 @@ class Upscaler:
             yield first
             yield from it
 
-        for y in self._schedule(chained(), to_tensor=True):
-            yield from tensor_to_frames(y, dtype)
+        self._emit = emit
+        index = 0
+        try:
+            for y in self._schedule(chained(), to_tensor=True):
+                if isinstance(y, int):  # a skipped group of y frames
+                    index += y
+                    continue
+                for frame in tensor_to_frames(y, dtype):
+                    if emit is None or index in emit:
+                        yield frame
+                    index += 1
+                if emit is not None and index >= emit.stop:
+                    return
+        finally:
+            self._emit = None
+
+    def _run_group(self, start: int, count: int, run) -> torch.Tensor | int:
+        """``run()`` (the model call for outputs ``[start, start + count)``), or ``count`` when a preview needs none
+        of them."""
+        emit = self._emit
+        if emit is not None and (start + count <= emit.start or start >= emit.stop):
+            return count
+        return run()
 
     def _schedule(self, frames: Iterator, *, to_tensor: bool) -> Iterator[torch.Tensor]:
         """Yield output tensors ``(n, C, sH, sW)`` for consecutive runs of input frames."""
@@ -316,11 +365,13 @@ class Upscaler:
         for f in frames:
             batch.append(f)
             if len(batch) == self._batch:
-                yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
+                yield self._run_group(first, len(batch), lambda: self.forward(
+                    as_tensor(batch)[None], list(range(first, first + len(batch))))[0])
                 first += len(batch)
                 batch = []
         if batch:
-            yield self.forward(as_tensor(batch)[None], list(range(first, first + len(batch))))[0]
+            yield self._run_group(first, len(batch), lambda: self.forward(
+                as_tensor(batch)[None], list(range(first, first + len(batch))))[0])
 
     def _schedule_windows(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
         # A variant may change the window (FMA-Net paper-t5): the built model's own num_frames wins over the spec.
@@ -359,7 +410,7 @@ class Upscaler:
             batch.append(window_indices(next_out, known, exhausted))
             next_out += 1
             if len(batch) == self._batch or (exhausted and next_out >= total):
-                yield flush(batch)
+                yield self._run_group(next_out - len(batch), len(batch), lambda: flush(batch))
                 batch = []
                 # Drop frames no future window needs (mirror padding near the end may reach back up to r).
                 keep_from = max(next_out - 2 * r, 0)
@@ -367,7 +418,7 @@ class Upscaler:
                     buffer.popleft()
                     first_index += 1
         if batch:
-            yield flush(batch)
+            yield self._run_group(next_out - len(batch), len(batch), lambda: flush(batch))
 
     def _schedule_recurrent(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
         k = self.options.chunk_overlap
@@ -398,11 +449,14 @@ class Upscaler:
                 emit_end = end_available
             in_start = max(emit_start - k, first_index)
             in_end = min(emit_end + k, end_available)
-            clip = as_tensor([buffer[i - first_index] for i in range(in_start, in_end)])
-            # Context frames are re-emitted by the neighbouring chunk: their aux pictures come from there (-1).
-            ids = [i if emit_start <= i < emit_end else -1 for i in range(in_start, in_end)]
-            y = self.forward(clip[None], ids)[0]
-            yield y[emit_start - in_start : emit_end - in_start]
+
+            def run() -> torch.Tensor:
+                clip = as_tensor([buffer[i - first_index] for i in range(in_start, in_end)])
+                # Context frames are re-emitted by the neighbouring chunk: their aux pictures come from there (-1).
+                ids = [i if emit_start <= i < emit_end else -1 for i in range(in_start, in_end)]
+                return self.forward(clip[None], ids)[0][emit_start - in_start : emit_end - in_start]
+
+            yield self._run_group(emit_start, emit_end - emit_start, run)
             emit_start = emit_end
             while first_index < emit_start - k and buffer:
                 buffer.popleft()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import os
 import random
@@ -46,6 +47,8 @@ from vsrkit.engine.recipes import Recipe, get_recipe
 from vsrkit.errors import VsrkitError
 from vsrkit.metrics import evaluate_clips
 from vsrkit.models.weights import load_into, save_weights, sha256_file
+
+log = logging.getLogger(__name__)
 
 STATE_PATTERN = re.compile(r"iter_(\d{8})\.pt$")
 
@@ -325,7 +328,9 @@ class Trainer:
             return None
         try:
             from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # tensorboard is optional (pip install tensorboard)
+        except ImportError:  # tensorboard is optional: say so once instead of silently not logging
+            log.warning("logger.use_tb_logger is on but TensorBoard is not installed: no TensorBoard logs (pip "
+                        "install tensorboard, or set logger.use_tb_logger: false)")
             return None
         return SummaryWriter(str(self.out_dir / "tb"))
 

@@ -123,28 +123,61 @@ def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray
     return img
 
 
-def write_png(path: str | os.PathLike, rgb: np.ndarray, *, compression: int = 3) -> Path:
-    """Write an ``(H, W, 3)`` (or ``(H, W)`` grey) uint8/uint16 RGB image as PNG (16-bit stays 16-bit); the one image writer of vsrkit.
-
-    The PNG is encoded in memory and written with ordinary file I/O, so a full disk, a size limit or a missing
-    folder raise a one-line :class:`VsrkitError` instead of the silent ``False`` of ``cv2.imwrite``.
-    """
-    path = Path(path)
+def _encode_to_file(path: Path, rgb: np.ndarray, suffix: str, params: list[int]) -> Path:
+    """Encode ``rgb`` in memory as ``suffix`` and write it with ordinary file I/O, so a full disk, a size limit or a
+    missing folder raise a one-line :class:`VsrkitError` instead of the silent ``False`` of ``cv2.imwrite``."""
     rgb = np.ascontiguousarray(rgb)
     bgr = rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # (H, W) grey is written as is
-    ok, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+    ok, data = cv2.imencode(suffix, bgr, params)
     if not ok:
-        raise VsrkitError(f"could not encode '{path}' as PNG ({rgb.dtype}, shape {rgb.shape}): pass uint8 or "
+        raise VsrkitError(f"could not encode '{path}' as {suffix} ({rgb.dtype}, shape {rgb.shape}): pass uint8 or "
                           "uint16 RGB frames")
     try:
         with open(path, "wb") as f:
             f.write(data.tobytes())
     except OSError as e:
-        if path.is_file():  # a partial PNG (never a device or anything else that was there)
+        if path.is_file():  # a partial file (never a device or anything else that was there)
             path.unlink(missing_ok=True)
         raise VsrkitError(f"could not write '{path}' ({e.strerror or e}): check the free disk space and the "
                           "folder's permissions") from None
     return path
+
+
+def write_png(path: str | os.PathLike, rgb: np.ndarray, *, compression: int = 3) -> Path:
+    """Write an ``(H, W, 3)`` (or ``(H, W)`` grey) uint8/uint16 RGB image as PNG (16-bit stays 16-bit), checked
+    (see :func:`_encode_to_file`)."""
+    return _encode_to_file(Path(path), rgb, ".png", [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+
+
+# Still-image outputs by suffix; JPEG and WebP hold 8 bits, so 16-bit pictures are rounded to 8 bits there.
+IMAGE_OUTPUT_SUFFIXES = {".png": 16, ".tif": 16, ".tiff": 16, ".jpg": 8, ".jpeg": 8, ".webp": 8}
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = False, quality: int = 95) -> Path:
+    """Write ``(H, W, 3)`` uint8/uint16 RGB to ``path`` atomically, format by suffix (PNG, TIFF: 8 or 16 bits;
+    JPEG, WebP: 8 bits at ``quality``), checked like :func:`write_png`. Returns the path."""
+    dst = Path(path)
+    suffix = dst.suffix.lower()
+    depth = IMAGE_OUTPUT_SUFFIXES.get(suffix)
+    if depth is None:
+        raise VsrkitError(f"cannot write image {str(dst)!r}: use a .png, .tif, .jpg or .webp name")
+    atomic.check_output_path(dst, overwrite=overwrite)
+    if depth == 8 and rgb.dtype == np.uint16:
+        rgb = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    params: list[int] = []
+    if suffix in (".jpg", ".jpeg"):
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    elif suffix == ".webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic.temp_file_for(dst)
+    try:
+        _encode_to_file(tmp, rgb, suffix, params)
+        atomic.commit(tmp, dst, overwrite=overwrite)
+    except BaseException:
+        atomic.discard(tmp)
+        raise
+    return dst
 
 
 def probe_folder(folder: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:

@@ -8,6 +8,10 @@ Colour handling (the part most VSR tools get wrong, see video2x#403):
   range. ``VideoInfo.color_matrix_source`` records whether the matrix was tagged or guessed.
 * Encoding converts RGB to YUV with exactly the matrix and range it writes into the stream tags (default BT.709, tv),
   so players that honour the tags reproduce the RGB the model produced.
+* The transfer function (BT.709, PQ ``smpte2084``, HLG ``arib-std-b67``, ...) and the primaries are not applied to
+  the pixels at all: the model sees the source's own non-linear RGB, and the output carries the source's transfer,
+  primaries, matrix and range tags (:func:`open_writer` with ``like=``), so HDR10 and HLG stay HDR. With no pixel
+  format given, the output keeps the source's chroma subsampling and bit depth (:func:`output_pix_fmt`).
 
 Models work on 8-bit-range RGB; ``dtype='uint16'`` / ``'auto'`` keeps >8-bit sources at full 16-bit scale so that a
 10-bit pipeline does not lose precision before the model.
@@ -45,6 +49,15 @@ _SWS_CS = {"bt709": Colorspace.ITU709, "bt601": Colorspace.ITU601, "fcc": Colors
            "smpte240m": Colorspace.SMPTE240M, "bt2020": Colorspace.BT2020}
 # Tags written for an output matrix: (AVColorSpace, AVColorPrimaries, AVColorTransferCharacteristic).
 _OUT_TAGS = {"bt709": (1, 1, 1), "bt601": (6, 6, 6), "bt2020": (9, 9, 14)}
+# FFmpeg's names (as ffprobe prints them) of the AVColorPrimaries, AVColorTransferCharacteristic and AVColorSpace
+# codes a stream can carry; 2 ("unspecified") is absent on purpose: an untagged source leaves the defaults above.
+PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+             10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "ebu3213"}
+TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 9: "log100",
+             10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+             16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+MATRIX_TAGS = {1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020nc", 10: "bt2020c"}
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 _RANGE = {"tv": ColorRange.MPEG, "pc": ColorRange.JPEG}
 
 # Suffixes (lower case, with the dot) of the video files we read as clips.
@@ -53,6 +66,24 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", "
 # Output containers we write, with the codec used when none is given.
 _CONTAINERS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "libx264",
                ".ts": "libx264", ".webm": "libvpx-vp9", ".mpg": "mpeg2video", ".mpeg": "mpeg2video"}
+# Video formats (FFmpeg codec names) each container can hold (Matroska holds them all), and this project's usual
+# encoder for each. An encoder of another format is refused up front with the list, instead of failing when the
+# header is written; hardware encoders (h264_nvenc, ...) are judged by the format they produce.
+_ANY_CODEC = None
+_CONTAINER_CODECS: dict[str, tuple[str, ...] | None] = {
+    ".mp4": ("h264", "hevc", "av1", "vp9", "mpeg4", "mpeg2video", "mjpeg"),
+    ".m4v": ("h264", "hevc", "av1", "mpeg4"),
+    ".mov": ("h264", "hevc", "prores", "dnxhd", "av1", "vp9", "mpeg4", "mpeg2video", "mjpeg", "qtrle", "png"),
+    ".mkv": _ANY_CODEC,
+    ".avi": ("h264", "mpeg4", "msmpeg4v3", "mjpeg", "ffv1", "huffyuv", "mpeg2video"),
+    ".ts": ("h264", "hevc", "mpeg2video", "mpeg1video", "av1"),
+    ".webm": ("vp9", "vp8", "av1"),
+    ".mpg": ("mpeg2video", "mpeg1video"), ".mpeg": ("mpeg2video", "mpeg1video"),
+}
+_ENCODERS = {"h264": ("libx264",), "hevc": ("libx265",), "av1": ("libsvtav1", "libaom-av1"), "vp9": ("libvpx-vp9",),
+             "vp8": ("libvpx",), "prores": ("prores_ks",), "dnxhd": ("dnxhd",), "mpeg4": ("mpeg4",),
+             "mpeg2video": ("mpeg2video",), "mpeg1video": ("mpeg1video",), "mjpeg": ("mjpeg",), "ffv1": ("ffv1",),
+             "huffyuv": ("huffyuv",), "msmpeg4v3": ("msmpeg4",), "png": ("png",), "qtrle": ("qtrle",)}
 # Codecs that take a CRF (others get a bitrate derived from the frame size).
 _CRF_CODECS = {"libx264", "libx265", "libvpx", "libvpx-vp9", "libaom-av1", "libsvtav1"}
 # Codecs/containers whose time base must be 1/fps (they cannot carry finer timestamps).
@@ -88,6 +119,13 @@ class VideoInfo:
     # Pixel aspect ratio (anamorphic DVD/broadcast video: non-square pixels); None means square/unknown. An upscale
     # keeps it, so the output is displayed with the input's shape.
     sample_aspect_ratio: Fraction | None = None
+    # Colour tags as FFmpeg names (:data:`PRIMARIES`, :data:`TRANSFERS`, :data:`MATRIX_TAGS`); None = untagged.
+    color_primaries: str | None = None
+    color_transfer: str | None = None
+    color_space: str | None = None
+    # Interlacing: 'progressive', the field order of interlaced video as ffprobe names it ('tt' top field first,
+    # 'bb', 'tb', 'bt'), or 'interlaced' when only the frames say so.
+    field_order: str = "progressive"
 
 
 @dataclass
@@ -358,32 +396,44 @@ def _probe_video(path: str) -> VideoInfo:
             duration = container.duration / av.time_base
         num = s.frames if s.frames and s.frames > 0 else (round(duration * fps) if duration else None)
         start = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base is not None else 0.0
-        rotation = _display_rotation(container, s)
+        rotation, first_interlaced = _first_frame_facts(container, s)
         sar = s.sample_aspect_ratio or cc.sample_aspect_ratio
         sar = Fraction(sar) if sar and Fraction(sar) > 0 and Fraction(sar) != 1 else None
+        field_order = _FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "progressive")
+        if field_order == "progressive" and first_interlaced:
+            field_order = "interlaced"  # the frames say so; the stream does not name the field order
         return VideoInfo(
             path=str(path), width=cc.width, height=cc.height, fps=fps, num_frames=num, duration=duration,
             pix_fmt=fmt.name, bit_depth=_bit_depth(fmt), color_matrix=matrix,
             color_range=_resolve_range(cc.color_range, fmt), has_audio=bool(container.streams.audio),
             has_subtitles=bool(container.streams.subtitles), codec=cc.name, color_matrix_source=matrix_src,
             start_time=start, rotation=rotation, sample_aspect_ratio=sar,
+            color_primaries=PRIMARIES.get(int(cc.color_primaries or 0)),
+            color_transfer=TRANSFERS.get(int(cc.color_trc or 0)),
+            color_space=None if fmt.is_rgb else MATRIX_TAGS.get(int(cc.colorspace or 0)), field_order=field_order,
         )
     finally:
         container.close()
 
 
-def _display_rotation(container: Any, stream: Any) -> int:
-    """The display-matrix rotation of ``stream`` (degrees counter-clockwise, one of 0/90/180/270), read from its
-    first frame (PyAV exposes the matrix per frame); 0 when absent, unreadable or not supported by this PyAV."""
+# AVFieldOrder codes -> ffprobe's names (0 unknown and 1 progressive both read as progressive unless frames say).
+_FIELD_ORDERS = {2: "tt", 3: "bb", 4: "tb", 5: "bt"}
+
+
+def _first_frame_facts(container: Any, stream: Any) -> tuple[int, bool]:
+    """From the first frame of ``stream`` (PyAV exposes these per frame): the display-matrix rotation in degrees
+    counter-clockwise (0/90/180/270; 0 when absent or unreadable), and whether the frame is interlaced."""
     try:
         frame = next(container.decode(stream), None)
     except (av.error.FFmpegError, ValueError):
-        return 0  # an undecodable start is the reader's to report, with its own message
+        return 0, False  # an undecodable start is the reader's to report, with its own message
+    if frame is None:
+        return 0, False
     try:
-        angle = getattr(frame, "rotation", 0) if frame is not None else 0
+        angle = getattr(frame, "rotation", 0)
     except (ValueError, TypeError):  # a malformed matrix
         angle = 0
-    return int(round(float(angle or 0) / 90.0)) % 4 * 90
+    return int(round(float(angle or 0) / 90.0)) % 4 * 90, bool(getattr(frame, "interlaced_frame", False))
 
 
 def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> VideoInfo:
@@ -633,6 +683,18 @@ def open_reader(path: str | os.PathLike, *, dtype: Dtype = "uint8", threaded: bo
 # ---------------------------------------------------------------------------------------------------- writing
 
 
+def _code_of(table: dict[int, str], name: str) -> int:
+    """The FFmpeg code of tag ``name`` in one of :data:`PRIMARIES` / :data:`TRANSFERS` / :data:`MATRIX_TAGS`."""
+    return next(code for code, n in table.items() if n == name)
+
+
+def _encoding_tag(key: str) -> bool:
+    """Container/stream tags that describe how the source was encoded or muxed, not what it is (not copied)."""
+    k = key.lower()
+    return k in {"encoder", "major_brand", "minor_version", "compatible_brands", "duration", "handler_name",
+                 "vendor_id"} or k.startswith(("number_of_", "_statistics", "bps", "statistics"))
+
+
 def _check_frame(frame: np.ndarray, width: int, height: int) -> None:
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
         shape = getattr(frame, "shape", type(frame).__name__)
@@ -642,6 +704,86 @@ def _check_frame(frame: np.ndarray, width: int, height: int) -> None:
                           f"{width}x{height}: open the writer with the output size")
     if frame.dtype not in (np.uint8, np.uint16):
         raise VsrkitError(f"frame dtype is {frame.dtype}, expected uint8 or uint16: clip and convert before writing")
+
+
+def _encoder_format(codec: str) -> str | None:
+    """The format (FFmpeg codec name, e.g. ``h264``) encoder ``codec`` writes; None when this build lacks it."""
+    try:
+        return av.codec.Codec(codec, "w").canonical_name
+    except Exception:  # noqa: BLE001 - av raises several types for unknown codecs
+        return None
+
+
+def default_codec(suffix: str, transfer: str | None = None) -> str:
+    """The video encoder used when the user names none: the container's usual one (:data:`_CONTAINERS`: H.264 for
+    .mp4/.mkv/.mov, VP9 for .webm, MPEG-2 for .mpg), except that an HDR source (PQ or HLG ``transfer``) goes to
+    libx265 where the container holds it, because HDR10 and HLG are defined on HEVC Main10 and that is where players
+    honour them."""
+    suffix = suffix.lower()
+    codec = _CONTAINERS.get(suffix, "libx264")
+    fits = _CONTAINER_CODECS.get(suffix, _ANY_CODEC)
+    if transfer in HDR_TRANSFERS and codec == "libx264" and (fits is _ANY_CODEC or "hevc" in fits) \
+            and _encoder_format("libx265") is not None:
+        return "libx265"
+    return codec
+
+
+def check_codec_fits(codec: str, suffix: str) -> None:
+    """One-line error when container ``suffix`` cannot hold video encoder ``codec``, naming the encoders of this
+    FFmpeg build that fit."""
+    fits = _CONTAINER_CODECS.get(suffix.lower(), _ANY_CODEC)
+    fmt = _encoder_format(codec)
+    if fits is _ANY_CODEC or fmt is None or fmt in fits:
+        return  # unavailable encoders get their own message from the writer
+    usable = [e for f in fits for e in _ENCODERS.get(f, ()) if _encoder_format(e) is not None]
+    raise VsrkitError(f"container '{suffix}' cannot hold video codec '{codec}' ({fmt}): use one of "
+                      f"{', '.join(usable)} (or drop -c to get the container's default), or write .mkv, which holds "
+                      "any codec")
+
+
+def _chroma_of(fmt: av.VideoFormat) -> str:
+    """'420', '422', '444' (also for RGB and gray, which have full-resolution planes) or '440'/'411'/'410'."""
+    if fmt.is_rgb or len(fmt.components) < 3:
+        return "444"
+    probe_fmt = av.VideoFormat(fmt.name, 4, 4)
+    w, h = probe_fmt.components[1].width, probe_fmt.components[1].height
+    return {(4, 4): "444", (2, 4): "422", (2, 2): "420", (4, 2): "440", (1, 4): "411", (1, 1): "410"}.get((w, h),
+                                                                                                        "420")
+
+
+def output_pix_fmt(codec: str, source: VideoInfo | None) -> tuple[str, str | None]:
+    """Pixel format for an output with no ``--pix-fmt``, and a note when the source's depth or chroma cannot be kept.
+
+    A YUV source keeps its chroma subsampling and bit depth (ProRes 4:2:2 10-bit stays ``yuv422p10le``; 8-bit 4:2:0
+    stays ``yuv420p``); RGB sources (frame folders, ``gbrp``) get 4:2:0 at their depth, capped at 10 bits for 16-bit
+    PNGs, since 4:4:4 and 16-bit video play almost nowhere. When the encoder cannot hold that format the next
+    deeper depth of the same chroma is used, then a shallower one, then 4:2:0.
+    """
+    if source is None:
+        return "yuv420p", None
+    fmt = av.VideoFormat(source.pix_fmt)
+    rgb_like = fmt.is_rgb or len(fmt.components) < 3 or source.is_folder
+    chroma = "420" if rgb_like else _chroma_of(fmt)
+    depth = min(source.bit_depth, 10) if rgb_like else source.bit_depth
+    try:
+        supported = {f.name for f in (av.codec.Codec(codec, "w").video_formats or [])}
+    except Exception:  # noqa: BLE001 - the writer reports unknown encoders
+        return "yuv420p", None
+
+    def name(c: str, d: int) -> str:
+        return f"yuv{c}p" if d <= 8 else f"yuv{c}p{d}le"
+
+    depths = [8, 9, 10, 12, 14, 16]
+    order = [d for d in depths if d >= depth] + [d for d in reversed(depths) if d < depth]
+    for c in dict.fromkeys((chroma, "420")):
+        for d in order:
+            if name(c, d) in supported or (not supported and (c, d) == ("420", 8)):
+                note = None
+                if d < depth or c != chroma:
+                    note = (f"encoder '{codec}' cannot keep the source's {chroma} chroma at {depth} bits: writing "
+                            f"{name(c, d)} (pass -c/--pix-fmt to choose, e.g. -c libx265 or ffv1 in .mkv)")
+                return name(c, d), note
+    return "yuv420p", None
 
 
 class VideoWriter(atomic.AtomicWriter):
@@ -661,14 +803,17 @@ class VideoWriter(atomic.AtomicWriter):
                  copy_streams_from: str | os.PathLike | None = None, overwrite: bool = False,
                  color_matrix: str = "bt709", color_range: str = "tv", threaded: bool = True, queue_size: int = 8,
                  options: dict[str, str] | None = None, rotation: int = 0,
-                 sample_aspect_ratio: Fraction | None = None):
+                 sample_aspect_ratio: Fraction | None = None, color_primaries: str | None = None,
+                 color_transfer: str | None = None, color_space: str | None = None,
+                 metadata_from: str | os.PathLike | None = None):
         self.path = outputs.check_output(path, overwrite=overwrite, inputs=(copy_streams_from,), kind="file")
         self._overwrite = overwrite
         suffix = self.path.suffix.lower()
         if suffix not in _CONTAINERS:
             raise VsrkitError(f"cannot write '{self.path.name}': unsupported extension '{suffix or '(none)'}'; use "
                               f"one of {', '.join(sorted(_CONTAINERS))} or a folder name without suffix for PNGs")
-        codec = codec or _CONTAINERS[suffix]
+        codec = codec or default_codec(suffix, color_transfer)
+        check_codec_fits(codec, suffix)
         if color_matrix not in _OUT_TAGS:
             raise VsrkitError(f"unsupported output colour matrix {color_matrix!r}: use one of {', '.join(_OUT_TAGS)}")
         if color_range not in _RANGE:
@@ -681,6 +826,8 @@ class VideoWriter(atomic.AtomicWriter):
         self.frames_written = 0
         self._queued = 0  # frames handed to the encoder thread
         self._matrix, self._range = color_matrix, color_range
+        self._tags = self._colour_tags(color_matrix, color_primaries, color_transfer, color_space)
+        self._metadata_from = metadata_from if metadata_from is not None else copy_streams_from
         self.rotation = int(rotation) % 360
         if self.rotation % 90:
             raise VsrkitError(f"display rotation {rotation} is not a multiple of 90 degrees")
@@ -697,6 +844,22 @@ class VideoWriter(atomic.AtomicWriter):
             raise
 
     # -- setup --------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _colour_tags(matrix: str, primaries: str | None, transfer: str | None,
+                     space: str | None) -> tuple[int, int, int]:
+        """(AVColorSpace, AVColorPrimaries, AVColorTransferCharacteristic) codes to write: the given FFmpeg names,
+        else the defaults of ``matrix``. A ``space`` tag must name the matrix the pixels are converted with."""
+        spc, prim, trc = _OUT_TAGS[matrix]
+        for value, table, what in ((primaries, PRIMARIES, "primaries"), (transfer, TRANSFERS, "transfer"),
+                                   (space, MATRIX_TAGS, "matrix")):
+            if value is not None and value not in table.values():
+                raise VsrkitError(f"unknown colour {what} {value!r}: use one of {', '.join(table.values())}")
+        prim = _code_of(PRIMARIES, primaries) if primaries else prim
+        trc = _code_of(TRANSFERS, transfer) if transfer else trc
+        if space and _AVCOL_SPC.get(_code_of(MATRIX_TAGS, space)) == matrix:
+            spc = _code_of(MATRIX_TAGS, space)
+        return spc, prim, trc
 
     def _validate_codec(self, codec: str, pix_fmt: str, suffix: str) -> None:
         try:
@@ -723,12 +886,6 @@ class VideoWriter(atomic.AtomicWriter):
     def _open(self, codec: str, crf: int, preset: str, pix_fmt: str, suffix: str, options: dict[str, str],
               copy_from: str | os.PathLike | None) -> None:
         self._out = av.open(str(self._tmp), mode="w")
-        # WebM is the one common muxer that rejects foreign codecs outright; other muxers report problems when the
-        # header is written (turned into a VsrkitError there), and their supported-codec lists are incomplete.
-        if suffix == ".webm" and av.codec.Codec(codec, "w").name not in self._out.supported_codecs \
-                and codec not in self._out.supported_codecs:
-            raise VsrkitError(f"container '{suffix}' cannot hold video codec '{codec}': use --codec libvpx-vp9 or "
-                              "another output extension (.mkv holds almost anything)")
         opts = {}
         if codec in _CRF_CODECS:
             opts["crf"] = str(crf)
@@ -755,9 +912,10 @@ class VideoWriter(atomic.AtomicWriter):
         self._time_base = 1 / (self.fps * self._ticks)
         cc.time_base = self._time_base
         s.time_base = self._time_base
-        spc, prim, trc = _OUT_TAGS[self._matrix]
+        spc, prim, trc = self._tags
         cc.colorspace, cc.color_primaries, cc.color_trc = spc, prim, trc
         cc.color_range = int(_RANGE[self._range])
+        cc.field_order = 1  # progressive: interlaced input is refused or deinterlaced, never passed through
         cc.thread_count = 0
         if self.sample_aspect_ratio is not None:
             cc.sample_aspect_ratio = self.sample_aspect_ratio
@@ -774,8 +932,50 @@ class VideoWriter(atomic.AtomicWriter):
         self._copies: list[tuple[Any, Any]] = []
         self._copy_iter: Any = None
         self._pending: Any = None
+        self._chapters: list[dict] = []
         if copy_from is not None:
             self._open_copies(str(copy_from))
+        if self._metadata_from is not None:
+            self._copy_metadata(str(self._metadata_from))
+
+    def _copy_metadata(self, src_path: str) -> None:
+        """Container tags (title, ...), the video stream's language/title/disposition, the copied streams' tags and
+        dispositions, and chapters (written with the first frame, shifted like the video) from ``src_path``.
+
+        Tags that describe the source's own encoding (encoder, brands, per-stream DURATION/statistics) are left out.
+        """
+        with _open_input(src_path) as src:
+            self._out.metadata.update({k: v for k, v in src.metadata.items() if not _encoding_tag(k)})
+            pairs = [(src.streams.video[0], self._stream)] if src.streams.video else []
+            originals = {s.index: s for s in list(src.streams.audio) + list(src.streams.subtitles)}
+            pairs += [(originals[s.index], out_s) for s, out_s in self._copies]
+            for source, out_s in pairs:
+                out_s.metadata.update({k: v for k, v in source.metadata.items() if not _encoding_tag(k)})
+                try:
+                    out_s.disposition = source.disposition
+                except (AttributeError, TypeError, ValueError):  # PyAV before 13 cannot set dispositions
+                    pass
+            try:
+                self._chapters = list(src.chapters())
+            except (AttributeError, av.error.FFmpegError):  # older PyAV: no chapter access
+                self._chapters = []
+
+    def _write_chapters(self, offset: float) -> None:
+        """Set the source's chapters, moved by ``offset`` seconds (the source time of the first output frame)."""
+        chapters = []
+        for ch in self._chapters:
+            tb = ch["time_base"]
+            shift = round(Fraction(offset).limit_denominator(1_000_000) / tb)
+            start, end = ch["start"] - shift, ch["end"] - shift
+            if end <= 0:
+                continue
+            chapters.append({**ch, "id": len(chapters) + 1, "start": max(start, 0), "end": end})
+        if chapters:
+            try:
+                self._out.set_chapters(chapters)
+            except (AttributeError, av.error.FFmpegError, ValueError) as e:
+                log.warning("not copying chapters to %s: %s", self.path, e)
+        self._chapters = []
 
     def _open_copies(self, src_path: str) -> None:
         self._src = _open_input(src_path)
@@ -814,12 +1014,11 @@ class VideoWriter(atomic.AtomicWriter):
         frame = av.VideoFrame.from_ndarray(arr, format="rgb24" if arr.dtype == np.uint8 else _RGB48)
         frame = frame.reformat(format=self._pix_fmt, dst_colorspace=_SWS_CS[self._matrix],
                                dst_color_range=_RANGE[self._range])
-        if t is None:
-            pts = self.frames_written * self._ticks
-        else:
-            if self._t0 is None:
-                self._t0 = t
-            pts = round((t - self._t0) / self._time_base)
+        if t is not None and self._t0 is None:
+            self._t0 = t
+        if self.frames_written == 0 and self._chapters:  # before the header is written with the first packet
+            self._write_chapters(self._t0 or 0.0)
+        pts = self.frames_written * self._ticks if t is None else round((t - self._t0) / self._time_base)
         if pts <= self._last_pts:
             pts = self._last_pts + 1  # timestamps must increase; a collision after rounding moves by one tick
         self._last_pts = pts
@@ -852,6 +1051,9 @@ class VideoWriter(atomic.AtomicWriter):
             if until is not None and t > until:
                 return
             self._pending = None
+            if self._t0 is not None and self._t0 > self._src_video_start + 1e-6 \
+                    and t + float((pkt.duration or 0) * pkt.time_base) <= 0:
+                continue  # a preview that starts later: source audio before its start is not copied
             shift = round(offset / pkt.time_base)
             if pkt.pts is not None:
                 pkt.pts -= shift
@@ -925,9 +1127,11 @@ class VideoWriter(atomic.AtomicWriter):
 def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw: Any) -> "VideoWriter | Any":
     """Open a :class:`VideoWriter` (path with a video suffix) or a FrameFolderWriter (no suffix or existing dir).
 
-    ``like`` supplies fps, size, colour matrix, display rotation and pixel aspect ratio defaults (explicit keywords win) and, for video
-    sources, the file to copy audio/subtitles from (pass ``copy_streams_from=None`` to drop them). The output must not
-    be ``like.path``. Frame folders hold the stored (unrotated) pixels; a rotated source is said once in the log.
+    ``like`` supplies fps, size, colour matrix, display rotation and pixel aspect ratio defaults (explicit keywords
+    win) and, for video sources, the colour tags (primaries, transfer, matrix, range), the file to copy
+    audio/subtitles from (pass ``copy_streams_from=None`` to drop them) and the one to copy container/stream tags and
+    chapters from (``metadata_from``). ``codec=None`` / ``pix_fmt=None`` (or absent) choose them from the container
+    and the source (:func:`default_codec`, :func:`output_pix_fmt`). The output must not be ``like.path``. Frame folders hold the stored (unrotated) pixels; a rotated source is said once in the log.
     """
     p = Path(path)
     inputs = (like.path if like else None,)
@@ -950,8 +1154,21 @@ def open_writer(path: str | os.PathLike, *, like: VideoInfo | None = None, **kw:
         kw.setdefault("sample_aspect_ratio", like.sample_aspect_ratio)
         if not like.is_folder and (like.has_audio or like.has_subtitles):
             kw.setdefault("copy_streams_from", like.path)
+        if not like.is_folder:
+            kw.setdefault("metadata_from", like.path)
+            if like.color_matrix != "rgb":  # a YUV source: its range and matrix tag; RGB sources default to tv
+                kw.setdefault("color_range", like.color_range)
+                kw.setdefault("color_space", like.color_space)
+        kw.setdefault("color_primaries", like.color_primaries)
+        kw.setdefault("color_transfer", like.color_transfer)
     for key in ("fps", "width", "height"):
         if key not in kw:
             raise VsrkitError(f"writer for '{p}' needs {key}: pass like=<input info> or {key}=...")
+    if kw.get("codec") is None:
+        kw["codec"] = default_codec(p.suffix, kw.get("color_transfer"))
+    if kw.get("pix_fmt") is None:
+        kw["pix_fmt"], note = output_pix_fmt(kw["codec"], like)
+        if note:
+            log.warning("%s: %s", p, note)
     outputs.check_output(p, overwrite=kw.get("overwrite", False), inputs=inputs, kind="file")
     return VideoWriter(p, **kw)

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -69,6 +70,9 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    "official weights: 1e-5)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="upscale the frames a truncated input still decodes (default: refuse, never drop silently)")
+    p.add_argument("--segment", type=int, default=None, metavar="N",
+                   help="resumable: process in segments of N frames (rounded up to --chunk) kept losslessly in a "
+                   "work folder beside OUTPUT; re-running the same command after a kill resumes (video outputs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_upscale)
 
@@ -126,10 +130,17 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, copy_streams=not args.no_audio
     )
-    stats = upscale_video(
+    run = upscale_video
+    if args.segment is not None:
+        from vsrkit.engine.segments import upscale_resumable
+
+        run = partial(upscale_resumable, segment=args.segment)
+    stats = run(
         src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
         overwrite=args.overwrite, progress=not args.quiet, allow_truncated=args.allow_truncated,
     )
+    if "segments_reused" in stats.extra:
+        print(f"resumed: reused {stats.extra['segments_reused']} finished segments")
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
           f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%) with "

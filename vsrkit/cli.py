@@ -31,8 +31,12 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
         "ending in .png) and a folder of images of different sizes one <name>.png per image. Audio and subtitles are copied; "
         "fps and timestamps are kept; OUTPUT appears only when complete.",
     )
-    p.add_argument("input", help="video file, frame folder, or sample:bikes / sample:carphone / sample:bigbuckbunny")
-    p.add_argument("-o", "--output", required=True, help="output video (.mp4/.mkv/...) or frame folder")
+    p.add_argument("input", nargs="+", help="video file, frame folder, or sample:bikes / sample:carphone / "
+                   "sample:bigbuckbunny; several inputs, folders of videos or quoted globs make a batch into -o DIR/")
+    p.add_argument("-o", "--output", required=True,
+                   help="output video (.mp4/.mkv/...) or frame folder; for a batch, a folder (one file per input)")
+    p.add_argument("--ext", default=".mp4", help="batch: output container of each video (default .mp4)")
+    p.add_argument("--json", action="store_true", help="batch: print the summary as one JSON object")
     p.add_argument("-m", "--model", default=None,
                    help="model name (see `vsrkit models`); default: the shipped general model (x4, sharp input)")
     p.add_argument("--blurry", action="store_true",
@@ -77,6 +81,21 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_upscale)
 
 
+def _upscale_batch(args: argparse.Namespace, run: Callable) -> int:
+    from vsrkit.engine.batch import batch_summary, expand_inputs, format_batch_table, plan_outputs, upscale_batch
+
+    items = plan_outputs(expand_inputs(args.input), Path(args.output), args.ext)
+
+    def report(item) -> None:
+        if item.error:
+            print(f"vsrkit: error: {item.input}: {item.error}", file=sys.stderr)
+
+    upscale_batch(items, run, overwrite=args.overwrite, progress=not args.quiet, on_item=report)
+    summary = batch_summary(items)
+    print(json.dumps(summary) if args.json else format_batch_table(items))
+    return 1 if summary["failed"] else 0
+
+
 def _parse_frame_list(text: str | None) -> frozenset[int] | None:
     if text is None:
         return None
@@ -96,7 +115,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     from vsrkit import zoo
 
-    src = resolve_input(args.input)
+    from vsrkit.engine.batch import is_batch
+
+    batch = is_batch(args.input, args.output)
+    src = None if batch else resolve_input(args.input[0])
     name = args.model
     if args.blurry:
         if name is not None or args.weights is not None:
@@ -135,10 +157,11 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         from vsrkit.engine.segments import upscale_resumable
 
         run = partial(upscale_resumable, segment=args.segment)
-    stats = run(
-        src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
-        overwrite=args.overwrite, progress=not args.quiet, allow_truncated=args.allow_truncated,
-    )
+    run = partial(run, model=model, model_spec=model_spec, options=options, encode=encode, overwrite=args.overwrite,
+                  allow_truncated=args.allow_truncated)
+    if batch:
+        return _upscale_batch(args, run)
+    stats = run(src, args.output, progress=not args.quiet)
     if "segments_reused" in stats.extra:
         print(f"resumed: reused {stats.extra['segments_reused']} finished segments")
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)

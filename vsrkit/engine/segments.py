@@ -200,6 +200,7 @@ def upscale_resumable(
     progress: bool = True,
     allow_truncated: bool = False,
     executor: SegmentExecutor | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> UpscaleStats:
     """Upscale video ``src`` into video ``dst`` in segments of ``segment`` frames kept in a work folder beside
     ``dst``; re-running the same call after a kill resumes from the finished segments (see the module docstring).
@@ -252,8 +253,13 @@ def upscale_resumable(
         bar = tqdm(total=info.num_frames, initial=done_frames, unit="frame",
                    disable=not progress, dynamic_ncols=True)
         try:
+            def frame_done() -> None:
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame()
+
             for rec in executor.run(split_segments(frames(), length, runner.segment_context(), records), work,
-                                    lambda: bar.update(1)):
+                                    frame_done):
                 records[rec["start"]] = rec
         finally:
             bar.close()

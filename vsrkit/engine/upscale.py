@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,8 +180,10 @@ def upscale_video(
     overwrite: bool = False,
     progress: bool = True,
     allow_truncated: bool = False,
+    on_frame: Callable[[], None] | None = None,
 ) -> UpscaleStats:
     """Upscale ``src`` (video file or frame folder) into ``dst`` (video by suffix, else a PNG frame folder).
+    ``on_frame`` is called after each written frame (a batch's progress).
 
     A single image file goes to :func:`upscale_image` (``dst`` a .png) and a folder of images of different sizes
     to :func:`upscale_images` (one ``<stem>.png`` per image); same-size folders are frame sequences, as before.
@@ -239,6 +241,8 @@ def upscale_video(
                     stats.write_wait_seconds += time.perf_counter() - t0
                     stats.frames += 1
                     bar.update(1)
+                    if on_frame is not None:
+                        on_frame()
                 t0 = time.perf_counter()
         except av.error.FFmpegError as e:
             # The encoder opens lazily on the first frame: bad --preset/--crf/codec options surface here.

@@ -8,6 +8,7 @@ arguments and prints results. Problems a user can fix raise :class:`~vsrkit.erro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -77,6 +78,12 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--segment", type=int, default=None, metavar="N",
                    help="resumable: process in segments of N frames (rounded up to --chunk) kept losslessly in a "
                    "work folder beside OUTPUT; re-running the same command after a kill resumes (video outputs)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="spread the segments over a Ray cluster: ADDRESS of a running one (auto, ray://HOST:10001) "
+                   "or none for a new local one; implies --segment 64 unless given (needs vsrkit[ray])")
+    p.add_argument("--workers", type=int, default=None, help="--ray: number of model actors (default: fill the CPUs)")
+    p.add_argument("--cpus-per-worker", type=float, default=1, help="--ray: CPUs reserved by each actor")
+    p.add_argument("--gpus-per-worker", type=float, default=0, help="--ray: GPUs reserved by each actor")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_upscale)
 
@@ -153,15 +160,24 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, copy_streams=not args.no_audio
     )
     run = upscale_video
+    executor = contextlib.nullcontext()
+    if args.ray is not None:
+        from vsrkit.engine.ray_segments import RaySegments
+
+        args.segment = args.segment or 64
+        executor = RaySegments(model, model_spec, options, address=None if args.ray == "local" else args.ray,
+                               workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                               gpus_per_worker=args.gpus_per_worker)
     if args.segment is not None:
         from vsrkit.engine.segments import upscale_resumable
 
-        run = partial(upscale_resumable, segment=args.segment)
+        run = partial(upscale_resumable, segment=args.segment, executor=executor if args.ray else None)
     run = partial(run, model=model, model_spec=model_spec, options=options, encode=encode, overwrite=args.overwrite,
                   allow_truncated=args.allow_truncated)
-    if batch:
-        return _upscale_batch(args, run)
-    stats = run(src, args.output, progress=not args.quiet)
+    with executor:
+        if batch:
+            return _upscale_batch(args, run)
+        stats = run(src, args.output, progress=not args.quiet)
     if "segments_reused" in stats.extra:
         print(f"resumed: reused {stats.extra['segments_reused']} finished segments")
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
@@ -582,6 +598,8 @@ def _run_command(args: argparse.Namespace) -> int:
 def _what_was_kept(args: argparse.Namespace) -> str:
     if args.command == "train":
         return "checkpoints up to the last complete one are kept: continue with --resume auto"
+    if getattr(args, "segment", None) or getattr(args, "ray", None):
+        return "finished segments are kept beside the output: re-run the same command to resume"
     return "no output was written"
 
 

@@ -178,7 +178,7 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
         if batch:
             return _upscale_batch(args, run)
         stats = run(src, args.output, progress=not args.quiet)
-    if "segments_reused" in stats.extra:
+    if stats.extra.get("segments_reused"):
         print(f"resumed: reused {stats.extra['segments_reused']} finished segments")
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
@@ -549,10 +549,50 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# export
+# ----------------------------------------------------------------------------------------------------------------
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export a model to ONNX (fixed shape) and check it against PyTorch with onnxruntime",
+        description="Write MODEL as an ONNX graph taking (1, T, 3, H, W) RGB in [0, 1]: T = 1 for frame models, the "
+        "window for window models, --frames for recurrent models (run it on overlapping chunks). Needs vsrkit[onnx].",
+    )
+    p.add_argument("model", help="model name (see `vsrkit models`); default weights: the shipped ones")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    p.add_argument("--weights", default=None, help="a vsrkit .safetensors file instead of the shipped weights")
+    p.add_argument("--variant", default=None)
+    p.add_argument("--untrained", action="store_true", help="random weights (export checks only)")
+    p.add_argument("--size", default="64x64", metavar="HxW", help="LR input height x width (default 64x64)")
+    p.add_argument("--frames", type=int, default=None, help="recurrent models: frames per call (default 8)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime parity check")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from vsrkit.engine.export import check_parity, export_onnx
+    from vsrkit.engine.upscale import resolve_model
+
+    try:
+        height, width = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise VsrkitError(f"--size {args.size!r} is not HxW: e.g. --size 64x64") from None
+    model, model_spec = resolve_model(args.model, variant=args.variant, weights=args.weights, untrained=args.untrained)
+    example = export_onnx(model, model_spec, args.output, height=height, width=width, frames=args.frames,
+                          opset=args.opset, overwrite=args.overwrite)
+    print(f"wrote {args.output}: {model_spec.name} ({model_spec.temporal}), input {tuple(example.shape)}, opset "
+          f"{args.opset}")
+    if not args.no_check:
+        print(check_parity(args.output, model, example))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------------------------
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_upscale, _add_degrade, _add_eval, _add_models, _add_train, _add_eval_model, _add_convert,
+    _add_upscale, _add_degrade, _add_eval, _add_models, _add_train, _add_eval_model, _add_convert, _add_export,
 ]
 
 

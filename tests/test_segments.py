@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from test_batch import encode_clip
+
 from vsrkit.cli import main
 from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.engine.segments import LocalSegments, split_segments, upscale_resumable
@@ -118,31 +120,7 @@ def test_segments_without_context_would_differ(real_frames):
 
 def make_clip(path: Path, frames: list[np.ndarray], fps: int = 25, audio: bool = True) -> Path:
     """Lossless FFV1 (yuv444p) video of ``frames`` plus a 440 Hz AAC tone of the same length, written with PyAV."""
-    h, w = frames[0].shape[:2]
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("ffv1", rate=fps)
-        v.width, v.height, v.pix_fmt = w, h, "yuv444p"
-        a = out.add_stream("aac", rate=48000) if audio else None
-        if a is not None:
-            a.layout = "mono"
-        for i, f in enumerate(frames):
-            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24").reformat(format="yuv444p")
-            vf.pts = i
-            for p in v.encode(vf):
-                out.mux(p)
-        for p in v.encode(None):
-            out.mux(p)
-        if a is not None:
-            total = int(48000 * len(frames) / fps)
-            tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / 48000)).astype(np.float32)[None]
-            for s in range(0, total, 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, s:s + 1024]), format="fltp", layout="mono")
-                af.sample_rate, af.pts = 48000, s
-                for p in a.encode(af):
-                    out.mux(p)
-            for p in a.encode(None):
-                out.mux(p)
-    return path
+    return encode_clip(path, frames, fps=fps, audio="aac" if audio else None)
 
 
 def decode(path: Path) -> list[np.ndarray]:

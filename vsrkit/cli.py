@@ -8,9 +8,11 @@ arguments and prints results. Problems a user can fix raise :class:`~vsrkit.erro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -30,8 +32,12 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
         "ending in .png) and a folder of images of different sizes one <name>.png per image. Audio and subtitles are copied; "
         "fps and timestamps are kept; OUTPUT appears only when complete.",
     )
-    p.add_argument("input", help="video file, frame folder, or sample:bikes / sample:carphone / sample:bigbuckbunny")
-    p.add_argument("-o", "--output", required=True, help="output video (.mp4/.mkv/...) or frame folder")
+    p.add_argument("input", nargs="+", help="video file, frame folder, or sample:bikes / sample:carphone / "
+                   "sample:bigbuckbunny; several inputs, folders of videos or quoted globs make a batch into -o DIR/")
+    p.add_argument("-o", "--output", required=True,
+                   help="output video (.mp4/.mkv/...) or frame folder; for a batch, a folder (one file per input)")
+    p.add_argument("--ext", default=".mp4", help="batch: output container of each video (default .mp4)")
+    p.add_argument("--json", action="store_true", help="batch: print the summary as one JSON object")
     p.add_argument("-m", "--model", default=None,
                    help="model name (see `vsrkit models`); default: the shipped general model (x4, sharp input)")
     p.add_argument("--blurry", action="store_true",
@@ -90,6 +96,15 @@ def _add_upscale(sub: argparse._SubParsersAction) -> None:
                    help="deinterlace interlaced input (FFmpeg yadif, one frame per frame) instead of refusing it")
     p.add_argument("--compare", default=None, metavar="PICTURE",
                    help="also write PICTURE (.png/.jpg): the first output frame beside its input")
+    p.add_argument("--segment", type=int, default=None, metavar="N",
+                   help="resumable: process in segments of N frames (rounded up to --chunk) kept losslessly in a "
+                   "work folder beside OUTPUT; re-running the same command after a kill resumes (video outputs)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="spread the segments over a Ray cluster: ADDRESS of a running one (auto, ray://HOST:10001) "
+                   "or none for a new local one; implies --segment 64 unless given (needs vsrkit[ray])")
+    p.add_argument("--workers", type=int, default=None, help="--ray: number of model actors (default: fill the CPUs)")
+    p.add_argument("--cpus-per-worker", type=float, default=1, help="--ray: CPUs reserved by each actor")
+    p.add_argument("--gpus-per-worker", type=float, default=0, help="--ray: GPUs reserved by each actor")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_upscale)
 
@@ -103,6 +118,21 @@ def _seconds(text: str) -> float:
         return value
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time: use seconds (12.5), MM:SS or HH:MM:SS") from None
+
+
+def _upscale_batch(args: argparse.Namespace, run: Callable) -> int:
+    from vsrkit.engine.batch import batch_summary, expand_inputs, format_batch_table, plan_outputs, upscale_batch
+
+    items = plan_outputs(expand_inputs(args.input), Path(args.output), args.ext)
+
+    def report(item) -> None:
+        if item.error:
+            print(f"vsrkit: error: {item.input}: {item.error}", file=sys.stderr)
+
+    upscale_batch(items, run, overwrite=args.overwrite, progress=not args.quiet, on_item=report)
+    summary = batch_summary(items)
+    print(json.dumps(summary) if args.json else format_batch_table(items))
+    return 1 if summary["failed"] else 0
 
 
 def _parse_frame_list(text: str | None) -> frozenset[int] | None:
@@ -125,7 +155,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     from vsrkit import zoo
 
-    src = resolve_input(args.input)
+    from vsrkit.engine.batch import is_batch
+
+    batch = is_batch(args.input, args.output)
+    src = None if batch else resolve_input(args.input[0])
     name = args.model
     if args.blurry and args.real:
         raise VsrkitError("--blurry and --real each pick a shipped model: keep one")
@@ -166,12 +199,35 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, pix_fmt=args.pix_fmt, copy_streams=not args.no_audio
     )
-    stats = upscale_video(
-        src, args.output, model=model, model_spec=model_spec, options=options, encode=encode,
-        overwrite=args.overwrite, progress=not args.quiet, allow_truncated=args.allow_truncated,
-        start=args.start, duration=args.duration, max_frames=args.max_frames,
-        deinterlace=args.deinterlace, compare=args.compare,
-    )
+    preview = {"start": args.start, "duration": args.duration, "max_frames": args.max_frames,
+               "deinterlace": args.deinterlace, "compare": args.compare}
+    run = partial(upscale_video, **preview)
+    executor = contextlib.nullcontext()
+    if args.segment is not None or args.ray is not None:
+        used = [f"--{k.replace('_', '-')}" for k, v in preview.items() if v not in (None, False)]
+        if used:
+            raise VsrkitError(f"{', '.join(used)} apply to one plain run: drop them or drop --segment/--ray")
+    if batch and args.compare:
+        raise VsrkitError("--compare writes one picture: use it with a single input, not a batch")
+    if args.ray is not None:
+        from vsrkit.engine.ray_segments import RaySegments
+
+        args.segment = args.segment or 64
+        executor = RaySegments(model, model_spec, options, address=None if args.ray == "local" else args.ray,
+                               workers=args.workers, cpus_per_worker=args.cpus_per_worker,
+                               gpus_per_worker=args.gpus_per_worker)
+    if args.segment is not None:
+        from vsrkit.engine.segments import upscale_resumable
+
+        run = partial(upscale_resumable, segment=args.segment, executor=executor if args.ray else None)
+    run = partial(run, model=model, model_spec=model_spec, options=options, encode=encode, overwrite=args.overwrite,
+                  allow_truncated=args.allow_truncated)
+    with executor:
+        if batch:
+            return _upscale_batch(args, run)
+        stats = run(src, args.output, progress=not args.quiet)
+    if stats.extra.get("segments_reused"):
+        print(f"resumed: reused {stats.extra['segments_reused']} finished segments")
     weights = args.weights or ("shipped" if model_spec.name != "bicubic" and not args.untrained else None)
     print(f"wrote {args.output}: {stats.frames} frames in {stats.seconds:.1f} s ({stats.fps:.2f} fps, "
           f"model {stats.model_seconds:.1f} s, waiting on I/O {100 * stats.io_wait_fraction:.0f}%"
@@ -696,11 +752,51 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# export
+# ----------------------------------------------------------------------------------------------------------------
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="export a model to ONNX (fixed shape) and check it against PyTorch with onnxruntime",
+        description="Write MODEL as an ONNX graph taking (1, T, 3, H, W) RGB in [0, 1]: T = 1 for frame models, the "
+        "window for window models, --frames for recurrent models (run it on overlapping chunks). Needs vsrkit[onnx].",
+    )
+    p.add_argument("model", help="model name (see `vsrkit models`); default weights: the shipped ones")
+    p.add_argument("-o", "--output", required=True, help="output .onnx file")
+    p.add_argument("--weights", default=None, help="a vsrkit .safetensors file instead of the shipped weights")
+    p.add_argument("--variant", default=None)
+    p.add_argument("--untrained", action="store_true", help="random weights (export checks only)")
+    p.add_argument("--size", default="64x64", metavar="HxW", help="LR input height x width (default 64x64)")
+    p.add_argument("--frames", type=int, default=None, help="recurrent models: frames per call (default 8)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--no-check", action="store_true", help="skip the onnxruntime parity check")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from vsrkit.engine.export import check_parity, export_onnx
+    from vsrkit.engine.upscale import resolve_model
+
+    try:
+        height, width = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise VsrkitError(f"--size {args.size!r} is not HxW: e.g. --size 64x64") from None
+    model, model_spec = resolve_model(args.model, variant=args.variant, weights=args.weights, untrained=args.untrained)
+    example = export_onnx(model, model_spec, args.output, height=height, width=width, frames=args.frames,
+                          opset=args.opset, overwrite=args.overwrite)
+    print(f"wrote {args.output}: {model_spec.name} ({model_spec.temporal}), input {tuple(example.shape)}, opset "
+          f"{args.opset}")
+    if not args.no_check:
+        print(check_parity(args.output, model, example))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # entry point
 # ----------------------------------------------------------------------------------------------------------------
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_upscale, _add_degrade, _add_eval, _add_models, _add_train, _add_eval_model, _add_convert, _add_bench,
-    _add_compare, _add_prepare_photos,
+    _add_compare, _add_export, _add_prepare_photos,
 ]
 
 
@@ -749,6 +845,8 @@ def _run_command(args: argparse.Namespace) -> int:
 def _what_was_kept(args: argparse.Namespace) -> str:
     if args.command == "train":
         return "checkpoints up to the last complete one are kept: continue with --resume auto"
+    if getattr(args, "segment", None) or getattr(args, "ray", None):
+        return "finished segments are kept beside the output: re-run the same command to resume"
     from vsrkit.io import outputs
 
     done = outputs.published()

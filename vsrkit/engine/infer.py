@@ -302,12 +302,19 @@ class Upscaler:
         return torch.cat([y.cpu() for y in self._schedule(iter(lq.unbind(0)), to_tensor=False)], dim=0)
 
     # -- streaming ---------------------------------------------------------------------------------------------
-    def stream(self, frames: Iterable[np.ndarray], emit: range | None = None) -> Iterator[np.ndarray]:
+    def stream(self, frames: Iterable[np.ndarray], emit: range | None = None, *, skip: int = 0,
+               limit: int | None = None) -> Iterator[np.ndarray]:
         """Upscale an iterable of ``(H, W, 3)`` uint8/uint16 frames; yields output frames of the same dtype, in order.
 
         ``emit`` (a preview) yields only the outputs of those frame indices, each equal to the same frame of a full
         run: the schedule (batches, windows, chunks with their context) is the full run's, model calls whose outputs
         all lie outside ``emit`` are skipped, and reading stops once the last wanted frame is out.
+
+        ``skip`` and ``limit`` cut a segment out of a longer clip (:mod:`vsrkit.engine.segments`): the first ``skip``
+        input frames are temporal context only (not emitted) and emission stops after ``limit`` frames, except that
+        a recurrent chunk which absorbs the clip's short tail is emitted whole. Chunks and batches start at
+        ``skip``, so a segment whose first emitted frame is a multiple of ``chunk`` (and that is given
+        :meth:`segment_context` frames on each side) yields exactly what the whole-clip run yields for it.
         """
         it = iter(frames)
         first = next(it, None)
@@ -322,7 +329,7 @@ class Upscaler:
         self._emit = emit
         index = 0
         try:
-            for y in self._schedule(chained(), to_tensor=True):
+            for y in self._schedule(chained(), to_tensor=True, skip=skip, limit=limit):
                 if isinstance(y, int):  # a skipped group of y frames
                     index += y
                     continue
@@ -343,26 +350,43 @@ class Upscaler:
             return count
         return run()
 
-    def _schedule(self, frames: Iterator, *, to_tensor: bool) -> Iterator[torch.Tensor]:
-        """Yield output tensors ``(n, C, sH, sW)`` for consecutive runs of input frames."""
+    def segment_context(self) -> int:
+        """Input frames a segment needs on each side of the frames it emits for its output to equal the
+        whole-clip run's: none for frame models, two window radii for window models (edge padding near the clip's
+        end reaches back that far), ``chunk_overlap`` for recurrent models."""
+        if self.spec.temporal == "window":
+            return 2 * (int(getattr(self.model, "num_frames", self.spec.num_frames)) // 2)
+        if self.spec.temporal == "recurrent":
+            return self.options.chunk_overlap
+        return 0
+
+    def _schedule(self, frames: Iterator, *, to_tensor: bool, skip: int = 0,
+                  limit: int | None = None) -> Iterator[torch.Tensor]:
+        """Yield output tensors ``(n, C, sH, sW)`` for consecutive runs of input frames (``skip``/``limit``: see
+        :meth:`stream`)."""
 
         def as_tensor(items: list) -> torch.Tensor:
             return frames_to_tensor(items) if to_tensor else torch.stack(items)
 
+        stop = None if limit is None else skip + limit
         temporal = self.spec.temporal
         if temporal == "frame":
-            yield from self._schedule_frames(frames, as_tensor)
+            for _ in range(skip):  # frame models need no context: skipped frames are not even converted
+                next(frames, None)
+            yield from self._schedule_frames(frames, as_tensor, skip, stop)
         elif temporal == "window":
-            yield from self._schedule_windows(frames, as_tensor)
+            yield from self._schedule_windows(frames, as_tensor, skip, stop)
         elif temporal == "recurrent":
-            yield from self._schedule_recurrent(frames, as_tensor)
+            yield from self._schedule_recurrent(frames, as_tensor, skip, stop)
         else:  # pragma: no cover - guarded by the registry's Literal
             raise ValueError(f"unknown temporal kind {temporal!r}")
 
-    def _schedule_frames(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
+    def _schedule_frames(self, frames: Iterator, as_tensor, first: int = 0,
+                         stop: int | None = None) -> Iterator[torch.Tensor]:
         batch: list = []
-        first = 0
         for f in frames:
+            if stop is not None and first + len(batch) >= stop:
+                break
             batch.append(f)
             if len(batch) == self._batch:
                 yield self._run_group(first, len(batch), lambda: self.forward(
@@ -373,13 +397,14 @@ class Upscaler:
             yield self._run_group(first, len(batch), lambda: self.forward(
                 as_tensor(batch)[None], list(range(first, first + len(batch))))[0])
 
-    def _schedule_windows(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
+    def _schedule_windows(self, frames: Iterator, as_tensor, skip: int = 0,
+                          stop: int | None = None) -> Iterator[torch.Tensor]:
         # A variant may change the window (FMA-Net paper-t5): the built model's own num_frames wins over the spec.
         n = int(getattr(self.model, "num_frames", self.spec.num_frames))
         r = n // 2
         buffer: deque = deque()  # frames [first_index, first_index + len)
         first_index = 0
-        next_out = 0
+        next_out = skip
         total = None
         batch: list[list[int]] = []
 
@@ -404,7 +429,7 @@ class Upscaler:
                     total = first_index + len(buffer)
                 else:
                     buffer.append(f)
-            if exhausted and next_out >= total:
+            if (exhausted and next_out >= total) or (stop is not None and next_out >= stop):
                 break
             known = total if exhausted else first_index + len(buffer)
             batch.append(window_indices(next_out, known, exhausted))
@@ -420,11 +445,12 @@ class Upscaler:
         if batch:
             yield self._run_group(next_out - len(batch), len(batch), lambda: flush(batch))
 
-    def _schedule_recurrent(self, frames: Iterator, as_tensor) -> Iterator[torch.Tensor]:
+    def _schedule_recurrent(self, frames: Iterator, as_tensor, skip: int = 0,
+                            stop: int | None = None) -> Iterator[torch.Tensor]:
         k = self.options.chunk_overlap
         buffer: deque = deque()  # frames [first_index, first_index + len)
         first_index = 0
-        emit_start = 0
+        emit_start = skip
         exhausted = False
         first = next(frames, None)
         if first is None:
@@ -433,7 +459,7 @@ class Upscaler:
         # Streams carry (H, W, C) numpy frames, whole clips (C, H, W) tensors.
         h, w = first.shape[:2] if isinstance(first, np.ndarray) else first.shape[-2:]
         n = self.chunk_used = self.recurrent_chunk(int(h), int(w))
-        while True:
+        while stop is None or emit_start < stop:
             while not exhausted and first_index + len(buffer) < emit_start + n + k:
                 f = next(frames, None)
                 if f is None:

@@ -10,7 +10,7 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,8 +209,10 @@ def upscale_video(
     max_frames: int | None = None,
     deinterlace: bool = False,
     compare: str | Path | None = None,
+    on_frame: Callable[[], None] | None = None,
 ) -> UpscaleStats:
     """Upscale ``src`` (video file or frame folder) into ``dst`` (video by suffix, else a PNG frame folder).
+    ``on_frame`` is called after each written frame (a batch's progress).
 
     A single image file goes to :func:`upscale_image` (``dst`` a picture) and a folder of images of different sizes
     to :func:`upscale_images` (one ``<stem>.png`` per image); same-size folders are frame sequences, as before.
@@ -313,6 +315,8 @@ def upscale_video(
                     stats.frames += 1
                     index += 1
                     bar.update(1)
+                    if on_frame is not None:
+                        on_frame()
                 if stats.frames == 0 and frames is not None:
                     raise VsrkitError(f"--start is past the end of '{src}' (no frame there): choose an earlier start")
                 t0 = time.perf_counter()

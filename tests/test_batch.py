@@ -105,7 +105,7 @@ def test_batch_of_real_clips_with_a_broken_one(tmp_path, library, capsys):
     assert summary["done"] == 5 and summary["failed"] == 1 and summary["frames"] == 5 * FRAMES
     assert by_input["broken.mp4"]["status"] == "failed" and by_input["broken.mp4"]["error"]
     # ... but every other input has its output, named predictably, with every frame at twice the size.
-    for name, rows, cols, fname, *_ in CLIPS:
+    for _name, rows, cols, fname, *_ in CLIPS:
         item = by_input[fname]
         assert item["status"] == "done" and item["frames"] == FRAMES and item["fps"] > 0
         assert item["output"] == str(out / (Path(fname).stem + ".mp4"))

@@ -5,6 +5,7 @@ Real images only: scikit-image's astronaut and chelsea photos and the first fram
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -231,7 +232,7 @@ def test_protocol_table_and_lookup():
         get_eval_protocol("reds4")
     msg = str(err.value)
     assert "\n" not in msg and "bvsrik-y-crop4-skip2-frameavg" in msg
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         fma.crop_border = 0  # frozen
 
 

@@ -12,7 +12,7 @@ import torch
 from vsrkit import zoo
 from vsrkit.engine.upscale import resolve_model
 from vsrkit.errors import VsrkitError
-from vsrkit.models.weights import load_state_dict, read_card, sha256_file
+from vsrkit.models.weights import load_state_dict, sha256_file
 
 SHIPPED = [name for name in zoo.SHIPPED if zoo.shipped_path(name) is not None]
 

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from vsrkit.errors import VsrkitError
 from vsrkit.models import registry, weights
-from vsrkit.checkpoint import load_checkpoint_file, unwrap_checkpoint
+from vsrkit.checkpoint import load_checkpoint_file
 
 __all__ = [
     "METHODS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adversarial_helpers import real_frames
+from .adversarial_helpers import real_frames
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from vsrkit.errors import VsrkitError
 from vsrkit.io import VideoWriter, open_reader
 
-from adversarial_helpers import assert_one_line_error, leftovers, real_frames, run_cli, snapshot, write_mkv
+from .adversarial_helpers import assert_one_line_error, leftovers, real_frames, run_cli, snapshot, write_mkv
 
 N = 24
 

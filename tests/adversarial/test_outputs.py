@@ -13,7 +13,7 @@ import pytest
 from vsrkit.errors import VsrkitError
 from vsrkit.io import outputs
 
-from adversarial_helpers import (
+from .adversarial_helpers import (
     assert_one_line_error, child_env, leftovers, real_frames, run_cli, snapshot, vsrkit_cmd, write_folder, write_mkv,
 )
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from adversarial_helpers import child_env, leftovers, real_frames, snapshot, vsrkit_cmd, write_folder, write_mkv
+from .adversarial_helpers import child_env, leftovers, real_frames, snapshot, vsrkit_cmd, write_folder, write_mkv
 
 
 def _start(*args, cwd, limit_bytes: int | None = None) -> subprocess.Popen:

@@ -16,7 +16,7 @@ from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import spec
 
-from adversarial_helpers import assert_one_line_error, run_cli
+from .adversarial_helpers import assert_one_line_error, run_cli
 
 
 class _Payload:

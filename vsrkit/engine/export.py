@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from vsrkit.errors import VsrkitError
-from vsrkit.io import atomic
+from vsrkit.io import atomic, outputs
 from vsrkit.models.registry import ModelSpec
 
 DEFAULT_OPSET = 17
@@ -83,7 +83,7 @@ def export_onnx(model: nn.Module, spec: ModelSpec, output: str | Path, *, height
     The file is written atomically; an operator that blocks export raises a one-line
     :class:`~vsrkit.errors.VsrkitError` naming it.
     """
-    out = atomic.check_output_path(output, overwrite=overwrite)
+    out = outputs.check_output(output, overwrite=overwrite, kind="file")
     if height < spec.min_size or width < spec.min_size or height % spec.size_multiple or width % spec.size_multiple:
         raise VsrkitError(f"{spec.name} needs H, W >= {spec.min_size} and multiples of {spec.size_multiple}: pass "
                           "e.g. --size 64x64")

@@ -219,6 +219,7 @@ class Upscaler:
         self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)
         self._batch = self.options.chunk or 16  # frames per batch for frame and window models
         self.chunk_used: int | None = self.options.chunk  # recurrent chunk length (set from the budget if None)
+        self._emit: range | None = None  # set by stream() for a preview
 
     def recurrent_chunk(self, height: int, width: int) -> int:
         """Frames emitted per recurrent chunk for ``height × width`` LR frames: ``--chunk`` if given, else the
@@ -230,7 +231,6 @@ class Upscaler:
             height, width = (min(n, self.options.tile + 2 * self.options.tile_overlap) for n in (height, width))
         return fastpath.chunk_from_budget(budget, lr_pixels=height * width, overlap=self.options.chunk_overlap,
                                           bytes_per_lr_pixel=fastpath.memory_per_lr_pixel(self.spec.name))
-        self._emit: range | None = None  # set by stream() for a preview
 
     # -- model call with precision, padding and tiling ----------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:

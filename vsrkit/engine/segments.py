@@ -36,7 +36,7 @@ from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.engine.upscale import EncodeOptions, UpscaleStats
 from vsrkit.engine.workfolder import WorkFolder, input_identity, weights_digest
 from vsrkit.errors import VsrkitError
-from vsrkit.io import IMAGE_SUFFIXES, atomic, open_reader, open_writer
+from vsrkit.io import IMAGE_SUFFIXES, open_reader, open_writer, outputs
 from vsrkit.models.registry import ModelSpec
 
 # Lossless intermediate: FFV1 keeps RGB bit for bit in these pixel formats (uint8 / uint16 frames).
@@ -226,7 +226,7 @@ def upscale_resumable(
                           "suffix (.mkv, .mp4, ...) or drop --segment")
     if options.save_aux is not None:
         raise VsrkitError("--save-aux cannot be combined with --segment: drop one of them")
-    atomic.check_output_path(dst, overwrite=overwrite, inputs=(src,))
+    outputs.check_output(dst, overwrite=overwrite, inputs=(src,), kind="file")
     runner = Upscaler(model, model_spec, options)
     executor = executor or LocalSegments(runner)
     length = segment_length(segment, options)

@@ -27,7 +27,6 @@ import math
 import os
 import random
 import re
-import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path

@@ -161,7 +161,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = F
     depth = IMAGE_OUTPUT_SUFFIXES.get(suffix)
     if depth is None:
         raise VsrkitError(f"cannot write image {str(dst)!r}: use a .png, .tif, .jpg or .webp name")
-    atomic.check_output_path(dst, overwrite=overwrite)
+    outputs.check_output(dst, overwrite=overwrite, kind="file", parent_must_exist=False)
     if depth == 8 and rgb.dtype == np.uint16:
         rgb = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
     params: list[int] = []

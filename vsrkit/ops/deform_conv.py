@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["modulated_deform_conv2d", "ModulatedDeformConv2d", "ModulatedDCNPack"]

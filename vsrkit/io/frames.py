@@ -134,6 +134,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = F
     depth = IMAGE_OUTPUT_SUFFIXES.get(dst.suffix.lower())
     if depth is None:
         raise VsrkitError(f"cannot write image {str(dst)!r}: use a .png, .tif, .jpg or .webp name")
+    dst.parent.mkdir(parents=True, exist_ok=True)  # image folders (upscale_images) are created as they fill
     atomic.check_output_path(dst, overwrite=overwrite)
     if depth == 8 and rgb.dtype == np.uint16:
         rgb = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
@@ -142,7 +143,6 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = F
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif dst.suffix.lower() == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic.temp_file_for(dst)
     try:
         if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[..., ::-1]), params):

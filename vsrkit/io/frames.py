@@ -162,6 +162,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = F
     if depth is None:
         raise VsrkitError(f"cannot write image {str(dst)!r}: use a .png, .tif, .jpg or .webp name")
     outputs.check_output(dst, overwrite=overwrite, kind="file", parent_must_exist=False)
+    dst.parent.mkdir(parents=True, exist_ok=True)  # image folders (upscale_images) are created as they fill
     if depth == 8 and rgb.dtype == np.uint16:
         rgb = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
     params: list[int] = []
@@ -169,7 +170,6 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, *, overwrite: bool = F
         params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     elif suffix == ".webp":
         params = [cv2.IMWRITE_WEBP_QUALITY, int(quality)]
-    dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic.temp_file_for(dst)
     try:
         _encode_to_file(tmp, rgb, suffix, params)

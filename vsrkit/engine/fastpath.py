@@ -111,9 +111,7 @@ def resolve(model_name: str, precision: str, channels_last: bool | None, device:
     """Turn the user's ``precision`` (``auto``/``fp32``/``bf16``/``fp16``) and layout (``None`` = automatic) into
     a :class:`FastPath` for ``model_name`` on ``device``."""
     if precision != "auto":
-        if precision == "fp16" and device.type == "cpu":
-            raise VsrkitError("--precision fp16 needs a GPU (CPUs compute it slowly and inexactly): use bf16, fp32 "
-                              "or auto")
+        # fp16 on a CPU is allowed (slow; the Upscaler warns once), never chosen by auto.
         return FastPath(precision, bool(channels_last), "requested")
     hw = hardware_class(device)
     entry = records().get(model_name, {}).get("paths", {}).get(hw)

@@ -452,6 +452,17 @@ def probe(path: str | os.PathLike, *, fps: float | Fraction | None = None) -> Vi
 # ---------------------------------------------------------------------------------------------------- reading
 
 
+def _tagged_duration(stream: av.video.stream.VideoStream) -> float | None:
+    """Seconds from a Matroska stream's ``DURATION`` tag (``HH:MM:SS.nnnnnnnnn``), or None. FFmpeg fills a Matroska
+    stream's ``duration`` from the whole file's, which audio may outlast; the tag is the stream's own length."""
+    text = (stream.metadata or {}).get("DURATION")
+    try:
+        hours, minutes, seconds = str(text).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (ValueError, TypeError):
+        return None
+
+
 def count_frames(path: str | os.PathLike) -> int:
     """Exact number of video frames in ``path``: the container's header count where it has one (MP4/MOV), else
     counted by decoding (other containers leave it 0 or give only a duration estimate)."""
@@ -622,8 +633,10 @@ class VideoReader:
             elif not expected:
                 # Only the video stream's own duration is conclusive; a container duration may include audio or
                 # subtitles that legitimately outlast the video, so there only a large shortfall is an error.
-                dur, conclusive = None, True
-                if stream.duration is not None and stream.time_base is not None:
+                dur, conclusive = _tagged_duration(stream), True  # Matroska: the video's own length, when tagged
+                if dur is not None:
+                    conclusive = True
+                elif stream.duration is not None and stream.time_base is not None:
                     dur = float(stream.duration * stream.time_base)
                 elif container.duration is not None:
                     dur = container.duration / av.time_base

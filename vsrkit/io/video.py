@@ -634,11 +634,9 @@ class VideoReader:
                 # Only the video stream's own duration is conclusive; a container duration may include audio or
                 # subtitles that legitimately outlast the video, so there only a large shortfall is an error.
                 dur, conclusive = _tagged_duration(stream), True  # Matroska: the video's own length, when tagged
-                if dur is not None:
-                    conclusive = True
-                elif stream.duration is not None and stream.time_base is not None:
+                if dur is None and stream.duration is not None and stream.time_base is not None:
                     dur = float(stream.duration * stream.time_base)
-                elif container.duration is not None:
+                elif dur is None and container.duration is not None:
                     dur = container.duration / av.time_base
                     # conclusive when no other stream delivered data that could run longer than the video
                     conclusive = {i for _, _, i in audit.spans} <= {stream.index}

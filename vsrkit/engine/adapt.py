@@ -31,10 +31,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vsrkit.engine.infer import InferenceOptions, Upscaler, _pad_index
-from vsrkit.engine.recipes import centre_target
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import ModelSpec
-from vsrkit.ops.losses import charbonnier_loss
+from vsrkit.ops.losses import centre_target, charbonnier_loss
 
 __all__ = [
     "vsr_loss_for",

@@ -517,7 +517,7 @@ class FMANet(nn.Module):
         """One picture per output frame (batch item): the T frames side by side for flows (colour-coded, shared
         scale), occlusion masks (grey), warped LR frames; the degradation and restoration (sub-pixel (0, 0)) kernels
         sampled on a 4×4 grid of LR positions, one block per frame (each kernel min–max scaled, nearest ×4)."""
-        from vsrkit.engine.aux import flow_to_color
+        from vsrkit.io.pictures import flow_to_color
 
         def grey(a: np.ndarray) -> np.ndarray:
             lo, hi = float(a.min()), float(a.max())

@@ -26,7 +26,7 @@ Layout: the official modules work on ``[B, C, T, H, W]`` BGR and implement every
 unit depth of those weights. Only Net^R's kernel embedding ``d_conv`` is a true 3×3×3 ``Conv3d`` (zero padded in
 time). ``forward`` takes and returns RGB and flips to BGR inside (the released weights are BGR).
 
-Where the official code differs from the paper (fma-net.md §11-12) vsrkit reproduces what the released weights
+Where the official code differs from the paper (docs/methods.md §2.1) vsrkit reproduces what the released weights
 depend on: joint softmax over ``T·k_d²`` for ``K^D`` (the paper says sigmoid); ``K^R ← K^R − mean + 1/(T·k_r²)``
 per sub-pixel; the centre frame is warped by its own learned flows; RDB fusion convs carry a bias although
 ``bias=False``. The backward-warping ``2/((W and H) − 1)`` slip is moot (vsrkit always scales x by ``W − 1`` and y by

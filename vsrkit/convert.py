@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from vsrkit.errors import VsrkitError
 from vsrkit.models import registry, weights
-from vsrkit.checkpoint import load_checkpoint_file
+from vsrkit.checkpoint import KeyMismatch, load_checkpoint_file, load_strict
 
 __all__ = [
     "METHODS",
@@ -250,22 +250,13 @@ def from_official(
 
 
 def _load_strict(method: str, model: nn.Module, converted: dict[str, Tensor], official_args: Any) -> None:
-    # Checked here (rather than by load_state_dict(strict=True)) to word the failure as one actionable line.
-    expected = model.state_dict()
-    missing = sorted(expected.keys() - converted.keys())
-    unexpected = sorted(converted.keys() - expected.keys())
-    mismatched = [
-        f"{k} {tuple(converted[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in sorted(expected.keys() & converted.keys())
-        if converted[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or mismatched:
-        raise VsrkitError(
-            f"{method}: converted weights do not fit the model built from {official_args or 'the paper defaults'} "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]}, shape mismatch {mismatched[:3]}): "
-            "pass the official constructor arguments the checkpoint was trained with"
-        )
-    model.load_state_dict(converted, strict=True)
+    def explain(m: KeyMismatch) -> str:
+        mismatched = [f"{k} {got} vs {expected}" for k, got, expected in m.mismatched]
+        return (f"{method}: converted weights do not fit the model built from {official_args or 'the paper defaults'} "
+                f"(missing {m.missing[:3]}, unexpected {m.unexpected[:3]}, shape mismatch {mismatched[:3]}): "
+                "pass the official constructor arguments the checkpoint was trained with")
+
+    load_strict(model, converted, explain)
 
 
 def official_forward(method: str, model: nn.Module, *official_inputs: Tensor) -> Tensor | tuple[Tensor, ...]:

@@ -135,7 +135,7 @@ class TrainClipDataset(Dataset):
 
     * Pre-made LR: the crop position is drawn on the LR grid and multiplied by ``scale`` (GT patch ``gt_size``,
       LR patch ``gt_size/scale``), which keeps whatever sampling phase the LR generator used. The patches are then
-      flipped together, which is exact for block-centred LR (every pre-made set in conventions.md §3.7); for
+      flipped together, which is exact for block-centred LR (every pre-made set in docs/conventions.md §3.7); for
       phase-0 LR on disk, set ``use_hflip=use_rot=False`` or degrade on the fly instead.
     * On-the-fly LR: the ``gt_size`` HR patch is cropped and flipped **first**, then degraded. Every protocol is a
       local filter (kernels ≤ 31 HR px) followed by subsampling, so inside the patch this equals degrading the full

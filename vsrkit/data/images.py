@@ -47,7 +47,11 @@ def load_image(spec: str | Path) -> np.ndarray:
                               "is wrong: see /usr/share/doc/opencv-doc/examples/data")
         text = str(found[0])
     if text.startswith("skimage:"):
-        import skimage.data
+        try:
+            import skimage.data
+        except ImportError:  # an optional extra: the photos are the only thing vsrkit takes from it
+            raise VsrkitError(f"photo {text!r} needs scikit-image: pip install scikit-image (or vsrkit[photos])") \
+                from None
 
         name = text[len("skimage:"):]
         fn = getattr(skimage.data, name, None)

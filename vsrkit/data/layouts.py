@@ -1,4 +1,4 @@
-"""Readers for the standard VSR dataset layouts (conventions.md §2).
+"""Readers for the standard VSR dataset layouts (docs/conventions.md §2).
 
 Every reader returns a :class:`ClipLists` — ``gt`` clips, the matching ``lq`` clips where the layout has them (else
 ``None``: degrade on the fly with a protocol), and optional ``extra`` clip lists (e.g. ``lq_sharp``) aligned with
@@ -94,7 +94,7 @@ def reds(
     scale: int = 4,
     cache_bytes: int = 0,
 ) -> ClipLists:
-    """REDS clips (conventions.md §2.1). GT is always ``*_sharp``; ``kind`` picks the input variant.
+    """REDS clips (docs/conventions.md §2.1). GT is always ``*_sharp``; ``kind`` picks the input variant.
 
     Args:
         root: folder with the official ``train_sharp/000/00000000.png`` … layout, or the regrouped
@@ -173,7 +173,7 @@ def _gt_lq_layout(root: Path, name: str, lr: str | Path | None, gt_folder: str, 
 
 
 def vid4(root: str | Path, lr: str | Path | None = "BIx4", *, cache_bytes: int = 0) -> ClipLists:
-    """Vid4 (conventions.md §2.2): ``<root>/GT/<clip>/`` and ``<root>/<lr>/<clip>/`` (``BIx4``, ``BDx4``, or a path).
+    """Vid4 (docs/conventions.md §2.2): ``<root>/GT/<clip>/`` and ``<root>/<lr>/<clip>/`` (``BIx4``, ``BDx4``, or a path).
 
     Clips come back in natural order (calendar, city, foliage, walk); frames are counted on disk.
     ``lr=None`` returns GT only.
@@ -184,7 +184,7 @@ def vid4(root: str | Path, lr: str | Path | None = "BIx4", *, cache_bytes: int =
 def udm10(
     root: str | Path, lr: str | Path | None = "BDx4", *, gt_folder: str = "GT", cache_bytes: int = 0
 ) -> ClipLists:
-    """UDM10 (conventions.md §2.3): ``<root>/GT/<clip>/`` and ``<root>/<lr>/<clip>/``; clip and frame counts are read
+    """UDM10 (docs/conventions.md §2.3): ``<root>/GT/<clip>/`` and ``<root>/<lr>/<clip>/``; clip and frame counts are read
     from disk. For BVSR-IK's regenerated copies pass ``gt_folder="HR", lr="LR_blurdown_x4"``."""
     return _gt_lq_layout(Path(root), "UDM10", lr, gt_folder, cache_bytes)
 
@@ -200,7 +200,7 @@ def vimeo90k(
     *,
     cache_bytes: int = 0,
 ) -> ClipLists:
-    """Vimeo-90K septuplets (conventions.md §2.4), one 7-frame clip per line of ``list_file`` (e.g. ``00001/0266``).
+    """Vimeo-90K septuplets (docs/conventions.md §2.4), one 7-frame clip per line of ``list_file`` (e.g. ``00001/0266``).
 
     Args:
         root: the ``vimeo_septuplet`` folder holding ``sequences/`` and the list files.
@@ -241,7 +241,7 @@ _GOPRO_LAYOUT = "<root>/{train,test}/<sequence>/{blur,blur_gamma,sharp}/<frame>.
 
 
 def gopro(root: str | Path, split: str = "test", blur_folder: str = "blur", *, cache_bytes: int = 0) -> ClipLists:
-    """GoPro (GOPRO_Large, conventions.md §2.5): ``gt`` = ``sharp`` frames, ``lq`` = the HR-size ``blur_folder``
+    """GoPro (GOPRO_Large, docs/conventions.md §2.5): ``gt`` = ``sharp`` frames, ``lq`` = the HR-size ``blur_folder``
     frames of the same sequences. ``lq`` is *not* downscaled: pair it with a protocol (vsrkit's default for
     FMA-Net's GoPro table is BI ×4 of ``blur``)."""
     if split not in ("train", "test"):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from vsrkit.errors import VsrkitError
+from vsrkit.io.atomic import exists_error
 
 __all__ = ["DEFAULT_PACKAGES", "prepare_photo_folder", "package_images", "read_copyright", "parse_copyright",
            "split_files", "licence_summary"]
@@ -121,7 +122,7 @@ def prepare_photo_folder(out_dir: str | Path, packages: Sequence[str] = DEFAULT_
     """
     out = Path(out_dir)
     if out.exists() and not overwrite:
-        raise VsrkitError(f"output '{out}' exists: pass --overwrite or choose another folder")
+        raise exists_error(out)
     if out.exists() and not (out / "manifest.json").is_file():
         raise VsrkitError(f"'{out}' was not written by vsrkit (no manifest.json): choose another folder")
     if not out.parent.exists():

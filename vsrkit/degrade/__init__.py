@@ -1,4 +1,4 @@
-"""Degradation protocols: HR video frames → LR frames, exact to the sampling phase (conventions.md §3).
+"""Degradation protocols: HR video frames → LR frames, exact to the sampling phase (docs/conventions.md §3).
 
 Typical use::
 

@@ -1,4 +1,4 @@
-"""Blur-and-subsample operators, quantisation and noise (conventions.md §3).
+"""Blur-and-subsample operators, quantisation and noise (docs/conventions.md §3).
 
 Operators take frames ``(T, H, W, C)`` (or one frame ``(H, W, C)``) of any real dtype and return float64 in the
 same value units (uint8 input → values on 0–255), **unrounded**: the protocols in

@@ -1,4 +1,4 @@
-"""Blur kernels of the degradation protocols (conventions.md §3).
+"""Blur kernels of the degradation protocols (docs/conventions.md §3).
 
 All kernels are float64 2-D arrays ``(kh, kw)`` indexed ``[row, column]`` (y, x), normalised to sum 1. Where a
 kernel's centre of mass (COM) matters for the LR sampling phase it is stated in the docstring (0-based tap
@@ -145,7 +145,7 @@ def dynavsr_kernel(
     scale: int = 2,
     size: int = 21,
 ) -> np.ndarray:
-    """DynaVSR test kernel ``(size, size)`` float64 (conventions.md §3.5), θ in radians.
+    """DynaVSR test kernel ``(size, size)`` float64 (docs/conventions.md §3.5), θ in radians.
 
     * ``kind="impulse"``: :func:`anisotropic_gaussian_kernel`, COM at the centre; apply after :func:`kernel_shift`
       (direct subsampling, block-centred).
@@ -166,7 +166,7 @@ def dynavsr_kernel(
 
 
 def realistic_kernel(rng: np.random.Generator) -> tuple[np.ndarray, dict]:
-    """BVSR-IK "Realistic" kernel (conventions.md §3.4 steps 1–3), drawn with ``rng``.
+    """BVSR-IK "Realistic" kernel (docs/conventions.md §3.4), drawn with ``rng``.
 
     1. 31×31 grid, ``Σ = R(θ) diag(λ1, λ2) R(θ)ᵀ`` with λ1, λ2 ~ U[2.4, 20] (variances), θ ~ U[0, π), mean at
        (16.5, 16.5) (x = column, y = row), ``k = exp(−½ zᵀΣ⁻¹z)·(1 + n)``, n ~ U[−0.25, 0.25] per tap.

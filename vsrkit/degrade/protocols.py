@@ -1,11 +1,11 @@
-"""Named degradation protocols (conventions.md §3): HR frames → LR frames, exact to the sampling phase.
+"""Named degradation protocols (docs/conventions.md §3): HR frames → LR frames, exact to the sampling phase.
 
 ``get_protocol(name, scale=..., noise=..., **options)`` returns a callable :class:`Protocol`;
 ``protocol(hr, rng)`` returns a :class:`Degraded`. Every protocol is deterministic given ``rng`` (a
 ``numpy.random.Generator`` or an int seed); with ``rng=None`` it uses its ``seed`` option (default 0), so
 benchmark sets are reproducible by default.
 
-Sampling phase of LR sample k (conventions.md §3.7): ``bi``, ``bd``, ``gauss``/``aniso`` (default), ``dynavsr-*``,
+Sampling phase of LR sample k (docs/conventions.md §3.7): ``bi``, ``bd``, ``gauss``/``aniso`` (default), ``dynavsr-*``,
 ``mixed``, ``blur-avg`` → HR ``s·k + (s−1)/2`` (block centre); ``bvsrik-gaussian``, ``bd-duf``, ``gauss``/``aniso``
 with ``phase="zero"`` → HR ``s·k``; ``realistic`` → HR ``s·k + ≈0.21``.
 
@@ -61,7 +61,7 @@ __all__ = [
 #: DynaVSR "Gaussian8" isotropic test σ values (nine, 0.8 … 1.6); the paper reports their mean.
 DYNAVSR_ISO_SIGMAS: tuple[float, ...] = tuple(round(0.8 + 0.1 * i, 1) for i in range(9))
 #: DynaVSR anisotropic test angles in degrees, with (σx, σy) = (0.8, 1.6); the paper reports their mean.
-DYNAVSR_ANISO_THETAS_DEG: tuple[float, ...] = (0.0, 45.0, 90.0, 135.0)
+DYNAVSR_ANISO_THETAS_DEG: tuple[float, ...] = (0, 45, 90, 135)
 #: BVSR-IK training σ values {0.4, 0.5, …, 2.0} (17), one drawn per frame.
 BVSRIK_TRAIN_SIGMAS: tuple[float, ...] = tuple(round(0.4 + 0.1 * i, 1) for i in range(17))
 

@@ -11,7 +11,7 @@ gradient steps (Eq. 8), and the adapted backbone upscales the LR clip:
 θ and φ both adapt (one Adam, betas (0.9, 0.99)). The official test preset is one step of a fresh Adam with
 α = 1e-5 per output window with full reset, λ = 10, backbone in train mode (BatchNorm batch statistics) — call
 :func:`adapt_and_upscale` with ``per="window"`` and the defaults. ``per="clip"`` (vsrkit's default for
-``vsrkit upscale``, reference §7 defect 5) adapts once per sequence on windows sampled from it and then runs the
+``vsrkit upscale``, docs/methods.md §3.4 item 5) adapts once per sequence on windows sampled from it and then runs the
 normal engine schedule; parameters are always reset between sequences (each call works on fresh copies, the
 caller's modules are never modified).
 
@@ -30,11 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vsrkit.engine.infer import InferenceOptions, Upscaler, _pad_index
-from vsrkit.engine.recipes import centre_target
+from vsrkit.degrade.protocols import DYNAVSR_ANISO_THETAS_DEG, DYNAVSR_ISO_SIGMAS
+from vsrkit.engine.infer import InferenceOptions, Upscaler, _pad_index, tensor_to_frames
 from vsrkit.errors import VsrkitError
+from vsrkit.metrics.image import IDENTICAL_FRAMES_DB, psnr
 from vsrkit.models.registry import ModelSpec
-from vsrkit.ops.losses import charbonnier_loss
+from vsrkit.ops.losses import centre_target, charbonnier_loss
 
 __all__ = [
     "vsr_loss_for",
@@ -267,19 +268,19 @@ def adapt_and_upscale(
 
 
 def psnr_rgb_uint8(pred: Tensor, gt: Tensor) -> float:
-    """DynaVSR's metric: RGB PSNR on uint8-quantised frames (clamp, ×255, round), full frame, mean over frames."""
-    p = (pred.clamp(0, 1) * 255).round()
-    g = (gt.clamp(0, 1) * 255).round()
-    mse = ((p - g) ** 2).flatten(1).mean(1)
-    return float((10 * torch.log10(255.0**2 / mse.clamp_min(1e-10))).mean())
+    """DynaVSR's metric: RGB PSNR (:func:`vsrkit.metrics.image.psnr`) on uint8-quantised frames (clamp, ×255, round),
+    full frame, mean over the frames of ``(T, 3, H, W)`` clips; identical frames count as
+    :data:`IDENTICAL_FRAMES_DB`, so the mean stays finite."""
+    pairs = zip(tensor_to_frames(pred), tensor_to_frames(gt))
+    return float(np.mean([min(psnr(p, g), IDENTICAL_FRAMES_DB) for p, g in pairs]))
 
 
 def dynavsr_test_protocols(families: Iterable[str] = ("iso", "aniso", "mixed")) -> list[tuple[str, dict[str, Any]]]:
     """DynaVSR's test settings as ``(protocol, options)`` pairs: ``iso`` — σ 0.8, 0.9, …, 1.6; ``aniso`` — (0.8, 1.6)
     at 0/45/90/135°; ``mixed`` — random kernels (seed 0). The paper's 9 + 4 + 1."""
     table = {
-        "iso": [("dynavsr-iso", {"sigma": round(0.8 + 0.1 * i, 1)}) for i in range(9)],
-        "aniso": [("dynavsr-aniso", {"theta_deg": a}) for a in (0, 45, 90, 135)],
+        "iso": [("dynavsr-iso", {"sigma": sigma}) for sigma in DYNAVSR_ISO_SIGMAS],
+        "aniso": [("dynavsr-aniso", {"theta_deg": theta}) for theta in DYNAVSR_ANISO_THETAS_DEG],
         "mixed": [("mixed", {"seed": 0})],
     }
     return [p for f in families for p in table[f]]

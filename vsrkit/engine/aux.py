@@ -10,23 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from vsrkit.io import write_png
-
-
-def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
-    """``(2, h, w)`` flow (dx, dy in pixels) → ``(h, w, 3)`` uint8 RGB: hue = direction, saturation = magnitude."""
-    dx, dy = flow[0].astype(np.float32), flow[1].astype(np.float32)
-    magnitude, angle = cv2.cartToPolar(dx, dy, angleInDegrees=True)
-    peak = max_magnitude or float(magnitude.max()) or 1.0
-    hsv = np.zeros((*dx.shape, 3), np.uint8)
-    hsv[..., 0] = (angle / 2).astype(np.uint8)  # OpenCV hue is 0..179
-    hsv[..., 1] = np.clip(magnitude / peak * 255, 0, 255).astype(np.uint8)
-    hsv[..., 2] = 255
-    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+from vsrkit.io.pictures import flow_to_color
 
 
 def _to_picture(t: torch.Tensor) -> np.ndarray | None:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from vsrkit.engine.infer import InferenceOptions, Upscaler, tensor_to_frames
+from vsrkit.errors import VsrkitError
 from vsrkit.metrics import evaluate_clips
 from vsrkit.models.registry import ModelSpec
 
@@ -102,3 +103,65 @@ def comparison_strip(lq: np.ndarray, out: np.ndarray, gt: np.ndarray, size: int 
     top, left = (h - s) // 2, (w - s) // 2
     crops = [a[top : top + s, left : left + s] for a in (up_frame, out, gt)]
     return np.concatenate(crops, axis=1)
+
+
+def dataset_paths(section: dict[str, Any]) -> list[str]:
+    """The files and folders a dataset section reads (outputs must stay apart from them)."""
+    paths = [v for k, v in section.items() if k.startswith("dataroot") and isinstance(v, str)]
+    return paths + [p for p in section.get("images", ()) if isinstance(p, str)]
+
+
+def eval_section(model: str, *, dataset: str | None = None, layout: str = "folder", scale: float = 4,
+                 degradation: str = "bi", protocol_opts: list[str] | None = None, lr: str | None = None,
+                 max_frames: int | None = None) -> tuple[str | None, dict[str, Any]]:
+    """``(model name, dataset section)`` for ``vsrkit eval-model``: ``model`` is a name or a training config (its
+    ``datasets.val`` is the default section); ``dataset`` (a root, clip folder, video, ``sample:NAME`` or, with
+    ``layout='images'``, comma-separated images) replaces it. The section is what
+    :func:`vsrkit.engine.config.build_eval_dataset` takes."""
+    section: dict[str, Any] = {}
+    name: str | None = model
+    if model.endswith((".yaml", ".yml")):
+        from vsrkit.engine.config import load_config
+
+        cfg = load_config(model)
+        name = (cfg.get("model") or {}).get("name")
+        section = dict((cfg.get("datasets") or {}).get("val") or {})
+    if dataset and layout == "images":
+        section = {"type": "images", "images": [x for x in dataset.split(",") if x], "eval_scale": scale}
+    elif not float(scale).is_integer():
+        raise VsrkitError(f"--scale {scale:g} is not an integer: non-integer scales need --layout images and an "
+                          "arbitrary-scale model (e.g. srinr)")
+    elif dataset:
+        from vsrkit.degrade import with_options
+
+        section = {"type": layout, "protocol": with_options(degradation, protocol_opts or [])}
+        if dataset.startswith("sample:"):
+            section.update(type="samples", clips=[dataset[len("sample:"):]])
+        elif layout == "folder":
+            section["dataroot_gt"] = dataset
+        else:
+            section["dataroot"] = dataset
+        if lr:
+            section.update(lr=lr, dataroot_lq=lr, protocol=None)
+    if not section:
+        raise VsrkitError("no dataset: pass --dataset PATH (or sample:NAME), or a config with datasets.val")
+    if max_frames:
+        section["max_frames"] = max_frames
+    return name, section
+
+
+def eval_build_scale(name: str | None, scale: float) -> float | None:
+    """The scale :func:`vsrkit.engine.upscale.resolve_model` should build ``name`` at for an evaluation at ``scale``:
+    ``scale`` for arbitrary-scale models, bicubic and weights files (``name`` None); None (the model's own, checked)
+    otherwise."""
+    from vsrkit.models import spec
+
+    arbitrary = name is not None and spec(name).arbitrary_scale
+    return scale if (arbitrary or not name or name == "bicubic") else None
+
+
+def eval_dataset(section: dict[str, Any], scale: float) -> Any:
+    """The evaluation dataset of ``section`` at ``scale`` (any real value for an image section, else an integer)."""
+    from vsrkit.engine.config import build_eval_dataset
+
+    return build_eval_dataset(section, scale if section.get("type") == "images" else int(scale))

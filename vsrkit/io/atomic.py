@@ -101,12 +101,16 @@ def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
     record_published(final)
 
 
+def exists_error(path: str | os.PathLike) -> VsrkitError:
+    """The one error for an output that is already there and may not be replaced (no ``--overwrite``)."""
+    return VsrkitError(f"output {str(path)!r} already exists: pass --overwrite or choose another name")
+
+
 def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
-    exists_msg = f"output {str(final)!r} already exists: pass --overwrite or choose another name"
     if tmp.is_dir():
         if final.exists():
             if not overwrite:
-                raise VsrkitError(exists_msg)
+                raise exists_error(final)
             # A directory cannot be replaced atomically when it is non-empty: move the old one aside first so the
             # window without any output is a single rename, then delete it (a kill in between: outputs.recover
             # puts it back).
@@ -123,11 +127,11 @@ def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
     try:
         os.link(tmp, final)
     except FileExistsError:
-        raise VsrkitError(exists_msg) from None
+        raise exists_error(final) from None
     except OSError:
         # Filesystems without hard links: accept the tiny race between the check and the rename.
         if final.exists():
-            raise VsrkitError(exists_msg) from None
+            raise exists_error(final) from None
         os.replace(tmp, final)
         return
     tmp.unlink()

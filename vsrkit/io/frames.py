@@ -18,7 +18,8 @@ import numpy as np
 
 from vsrkit.errors import VsrkitError
 from vsrkit.io import atomic, outputs
-from vsrkit.io.video import Dtype, Frame, VideoInfo, _check_frame, _Prefetcher, _want_uint16, _Worker
+from vsrkit.io.streams import Dtype, Frame, VideoInfo, check_frame, want_uint16
+from vsrkit.io.threads import Prefetcher, Worker
 
 # The one set of image suffixes the whole package treats as frames (lower case, with the dot).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
@@ -115,7 +116,7 @@ def read_image(path: str | os.PathLike, *, dtype: Dtype = "uint8") -> np.ndarray
         raise VsrkitError(f"image '{path}' has {img.shape[2]} channels: expected grey, RGB or RGBA")
     if img.dtype not in (np.uint8, np.uint16):
         raise VsrkitError(f"frame '{path}' has {img.dtype} samples: convert the frames to 8- or 16-bit PNG")
-    out16 = _want_uint16(dtype, 16 if img.dtype == np.uint16 else 8)
+    out16 = want_uint16(dtype, 16 if img.dtype == np.uint16 else 8)
     if out16 and img.dtype == np.uint8:
         return img.astype(np.uint16) * 257  # 255 -> 65535 exactly
     if not out16 and img.dtype == np.uint16:
@@ -201,8 +202,8 @@ class FolderReader:
                  queue_size: int = 8, fps: float | Fraction | None = None):
         self.info = probe_folder(folder, fps=fps)
         self._files = list_frames(folder)
-        self._out16 = _want_uint16(dtype, self.info.bit_depth)
-        self._pump: _Prefetcher[Frame] = _Prefetcher(self._read, threaded=threaded, queue_size=queue_size,
+        self._out16 = want_uint16(dtype, self.info.bit_depth)
+        self._pump: Prefetcher[Frame] = Prefetcher(self._read, threaded=threaded, queue_size=queue_size,
                                                      name=f"vsrkit-read:{Path(folder).name}")
 
     def _read(self) -> Iterator[Frame]:
@@ -243,7 +244,7 @@ class FrameFolderWriter(atomic.AtomicWriter):
         self.frames_written = 0
         self._shape: tuple[int, ...] | None = None
         self._closed = False
-        self._worker: _Worker[np.ndarray] = _Worker(self._write_one, threaded=threaded, queue_size=queue_size,
+        self._worker: Worker[np.ndarray] = Worker(self._write_one, threaded=threaded, queue_size=queue_size,
                                                     name=f"vsrkit-png:{self.path.name}")
 
     def _write_one(self, rgb: np.ndarray) -> None:
@@ -257,7 +258,7 @@ class FrameFolderWriter(atomic.AtomicWriter):
             raise VsrkitError(f"writer for '{self.path}' is closed: open a new writer")
         # The first frame fixes the size; later frames must match it.
         shape = self._shape or tuple(getattr(frame, "shape", ()))
-        _check_frame(frame, shape[1] if len(shape) > 1 else -1, shape[0] if shape else -1)
+        check_frame(frame, shape[1] if len(shape) > 1 else -1, shape[0] if shape else -1)
         self._shape = frame.shape
         self._worker.put(np.ascontiguousarray(frame))
 

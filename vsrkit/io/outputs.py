@@ -117,7 +117,7 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), over
     recover(out)
     if os.path.lexists(out):
         if not overwrite:
-            raise VsrkitError(f"output {str(out)!r} already exists: pass --overwrite or choose another name")
+            raise atomic.exists_error(out)
         is_dir = out.is_dir() and not out.is_symlink()
         if kind == "folder" and not is_dir:
             raise VsrkitError(f"output {str(out)!r} is a file, not a folder: choose a folder name or a video suffix")
@@ -167,6 +167,15 @@ def check_distinct(names: Iterable[tuple[PathLike, str]], *, where: PathLike) ->
 
 # Outputs committed in this command (the CLI's stop message), kept by io.atomic where every commit passes.
 published, reset_published, record_published = atomic.published, atomic.reset_published, atomic.record_published
+
+
+def describe_published() -> str:
+    """What a stopped command leaves behind: the outputs published whole before the stop (each output set is all or
+    nothing), or that none was written."""
+    done = published()
+    if done:
+        return "complete before the stop: " + ", ".join(str(p) for p in done) + "; nothing else was written"
+    return "no output was written"
 
 # ---------------------------------------------------------------------------------------------------- recovery
 
@@ -321,7 +330,7 @@ class OutputSet:
                 continue
             exists = os.path.lexists(f)
             if exists and not self.overwrite:
-                raise VsrkitError(f"output {str(f)!r} already exists: pass --overwrite or choose another name")
+                raise atomic.exists_error(f)
             trash = f.with_name(f".{f.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}") if exists else None
             parts.append({"final": str(f), "temp": str(written[f]) if f in written else None,
                           "trash": str(trash) if trash else None})

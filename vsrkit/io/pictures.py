@@ -1,4 +1,4 @@
-"""Side-by-side comparison pictures: panels of equal height, each with a caption strip underneath.
+"""Pictures for people: side-by-side comparison panels with caption strips, and colour-coded optical flow.
 
 One composition helper serves ``vsrkit upscale --compare`` (input vs output) and ``vsrkit compare`` (LR / bicubic /
 model / GT crops with PSNR in the captions).
@@ -58,3 +58,15 @@ def side_by_side(panels: list[tuple[str, np.ndarray]], *, gap: int = 4, caption_
     for c in columns[1:]:
         out += [spacer, c]
     return np.concatenate(out, axis=1)
+
+
+def flow_to_color(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """``(2, h, w)`` flow (dx, dy in pixels) → ``(h, w, 3)`` uint8 RGB: hue = direction, saturation = magnitude."""
+    dx, dy = flow[0].astype(np.float32), flow[1].astype(np.float32)
+    magnitude, angle = cv2.cartToPolar(dx, dy, angleInDegrees=True)
+    peak = max_magnitude or float(magnitude.max()) or 1.0
+    hsv = np.zeros((*dx.shape, 3), np.uint8)
+    hsv[..., 0] = (angle / 2).astype(np.uint8)  # OpenCV hue is 0..179
+    hsv[..., 1] = np.clip(magnitude / peak * 255, 0, 255).astype(np.uint8)
+    hsv[..., 2] = 255
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import sys
-import threading
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, Literal, Protocol, TypeVar
+from typing import Any, Iterator
 
 import av
 import numpy as np
@@ -35,10 +32,10 @@ from av.video.reformatter import ColorRange, Colorspace
 
 from vsrkit.errors import VsrkitError
 from vsrkit.io import atomic, outputs
+from vsrkit.io.streams import Dtype, Frame, FrameReader, VideoInfo, check_frame, want_uint16
+from vsrkit.io.threads import Prefetcher, Worker
 
 log = logging.getLogger(__name__)
-
-Dtype = Literal["uint8", "uint16", "auto"]
 
 _RGB48 = "rgb48le" if sys.byteorder == "little" else "rgb48be"
 
@@ -91,224 +88,6 @@ _FRAME_GRID_CODECS = {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4v2", "msmpeg4
 _FRAME_GRID_SUFFIXES = {".avi", ".mpg", ".mpeg"}
 # Sub-frame timestamp resolution for codecs that accept any time base (VFR times survive to 1/100 frame).
 _TICKS_PER_FRAME = 100
-
-
-@dataclass
-class VideoInfo:
-    """What the rest of vsrkit needs to know about an input (video file or frame folder)."""
-
-    path: str
-    width: int
-    height: int
-    fps: Fraction
-    num_frames: int | None  # an estimate for video files; exact for frame folders. Never used for correctness.
-    duration: float | None
-    pix_fmt: str
-    bit_depth: int
-    color_matrix: str  # 'bt709' | 'bt601' | 'bt2020' | 'smpte240m' | 'fcc' | 'rgb'
-    color_range: str  # 'tv' | 'pc'
-    has_audio: bool
-    has_subtitles: bool
-    codec: str
-    color_matrix_source: str = "tagged"  # 'tagged' or 'guessed' (untagged stream, HD rule applied)
-    start_time: float = 0.0  # presentation time of the first frame (non-zero e.g. in MPEG-TS)
-    is_folder: bool = False
-    # Display rotation in degrees counter-clockwise (phone videos: the pixels are stored as the sensor saw them and
-    # players turn them). vsrkit processes the stored pixels and writes the same rotation tag on video outputs.
-    rotation: int = 0
-    # Pixel aspect ratio (anamorphic DVD/broadcast video: non-square pixels); None means square/unknown. An upscale
-    # keeps it, so the output is displayed with the input's shape.
-    sample_aspect_ratio: Fraction | None = None
-    # Colour tags as FFmpeg names (:data:`PRIMARIES`, :data:`TRANSFERS`, :data:`MATRIX_TAGS`); None = untagged.
-    color_primaries: str | None = None
-    color_transfer: str | None = None
-    color_space: str | None = None
-    # Interlacing: 'progressive', the field order of interlaced video as ffprobe names it ('tt' top field first,
-    # 'bb', 'tb', 'bt'), or 'interlaced' when only the frames say so.
-    field_order: str = "progressive"
-
-
-@dataclass
-class Frame:
-    """One decoded frame: RGB pixels, its position in decode order and its presentation time."""
-
-    rgb: np.ndarray  # (H, W, 3) uint8, or uint16 at full 16-bit scale
-    index: int
-    time: float | None  # seconds; kept so variable frame rates and odd timestamps survive a round trip
-
-
-class FrameReader(Protocol):
-    """Iterates frames in presentation order; closing stops any background thread."""
-
-    info: VideoInfo
-
-    def __iter__(self) -> Iterator[Frame]: ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> "FrameReader": ...
-
-    def __exit__(self, *exc: object) -> None: ...
-
-
-# ---------------------------------------------------------------------------------------------------- threading
-
-T = TypeVar("T")
-_END = object()
-
-
-class _Prefetcher(Generic[T]):
-    """Runs a generator in a daemon thread and hands its items over through a bounded queue.
-
-    The bound keeps memory flat on long videos; the thread lets decoding and colour conversion (which release the
-    GIL inside FFmpeg) overlap with the model. An exception in the generator is re-raised in the consumer at the
-    point it would have received the next item. ``close()`` works while the producer is blocked on a full queue.
-    """
-
-    def __init__(self, make_iter: Callable[[], Iterator[T]], *, threaded: bool, queue_size: int, name: str):
-        self._make_iter = make_iter
-        self._threaded = threaded
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        self._direct: Iterator[T] | None = None
-        self._done = False
-        self._name = name
-
-    def _run(self) -> None:
-        it = self._make_iter()
-        try:
-            for item in it:
-                if not self._put(item):
-                    break
-        except BaseException as e:  # noqa: BLE001 - everything must reach the consumer
-            self._error = e
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                try:
-                    close()  # runs the generator's finally: releases the container in this thread
-                except Exception:  # noqa: BLE001
-                    pass
-            self._put(_END)
-
-    def _put(self, item: Any) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> "_Prefetcher[T]":
-        return self
-
-    def __next__(self) -> T:
-        if self._done:
-            raise StopIteration
-        if not self._threaded:
-            if self._direct is None:
-                self._direct = self._make_iter()
-            try:
-                return next(self._direct)
-            except StopIteration:
-                self._done = True
-                raise
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
-        while True:
-            try:
-                item = self._queue.get(timeout=0.1)
-                break
-            except queue.Empty:
-                if not self._thread.is_alive() and self._queue.empty():
-                    item = _END
-                    break
-        if item is _END:
-            self._done = True
-            if self._error is not None:
-                err, self._error = self._error, None
-                raise err
-            raise StopIteration
-        return item
-
-    def close(self) -> None:
-        """Stop the producer (even if blocked on a full queue) and wait for it to release its resources."""
-        self._done = True
-        self._stop.set()
-        if self._thread is not None:
-            while self._thread.is_alive():
-                try:  # unblock a producer waiting on put
-                    while True:
-                        self._queue.get_nowait()
-                except queue.Empty:
-                    pass
-                self._thread.join(timeout=0.05)
-        elif self._direct is not None:
-            close = getattr(self._direct, "close", None)
-            if close is not None:
-                close()
-
-
-class _Worker(Generic[T]):
-    """The mirror of :class:`_Prefetcher`: items put by the caller are processed by ``handle`` in a thread.
-
-    ``put`` raises the worker's exception (if any) so a failing encoder stops the pipeline at the next frame.
-    """
-
-    def __init__(self, handle: Callable[[T], None], *, threaded: bool, queue_size: int, name: str):
-        self._handle = handle
-        self._threaded = threaded
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, queue_size))
-        self._thread: threading.Thread | None = None
-        if threaded:
-            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _END:
-                return
-            if self._error is not None or self._stop.is_set():
-                continue  # keep draining so the caller never blocks on a dead worker
-            try:
-                self._handle(item)
-            except BaseException as e:  # noqa: BLE001
-                self._error = e
-
-    def _raise_pending(self) -> None:
-        if self._error is not None:
-            err, self._error = self._error, None
-            self._stop.set()
-            raise err
-
-    def put(self, item: T) -> None:
-        self._raise_pending()
-        if self._thread is None:
-            self._handle(item)
-            return
-        while True:
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                self._raise_pending()
-
-    def finish(self, *, discard: bool = False) -> None:
-        """Wait until every queued item is handled (or dropped when ``discard``), then re-raise a worker error."""
-        if discard:
-            self._stop.set()
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(_END)
-            self._thread.join()
-        if not discard:
-            self._raise_pending()
 
 
 # ---------------------------------------------------------------------------------------------------- probing
@@ -479,12 +258,6 @@ def count_frames(path: str | os.PathLike) -> int:
         container.close()
 
 
-def _want_uint16(dtype: Dtype, bit_depth: int) -> bool:
-    if dtype not in ("uint8", "uint16", "auto"):
-        raise VsrkitError(f"unknown dtype {dtype!r}: use 'uint8', 'uint16' or 'auto'")
-    return dtype == "uint16" or (dtype == "auto" and bit_depth > 8)
-
-
 def _frame_to_rgb(frame: av.VideoFrame, info: VideoInfo, out16: bool) -> np.ndarray:
     fmt = frame.format
     kwargs: dict[str, Any] = {"format": _RGB48 if out16 else "rgb24"}
@@ -570,9 +343,9 @@ class VideoReader:
                  queue_size: int = 8, info: VideoInfo | None = None, allow_truncated: bool = False):
         self.info = info or _probe_video(str(path))
         self.allow_truncated = allow_truncated
-        self._out16 = _want_uint16(dtype, self.info.bit_depth)
+        self._out16 = want_uint16(dtype, self.info.bit_depth)
         self.frames_read = 0
-        self._pump: _Prefetcher[Frame] = _Prefetcher(self._decode, threaded=threaded, queue_size=queue_size,
+        self._pump: Prefetcher[Frame] = Prefetcher(self._decode, threaded=threaded, queue_size=queue_size,
                                                      name=f"vsrkit-decode:{Path(path).name}")
 
     def _decode(self) -> Iterator[Frame]:
@@ -706,17 +479,6 @@ def _encoding_tag(key: str) -> bool:
                  "vendor_id"} or k.startswith(("number_of_", "_statistics", "bps", "statistics"))
 
 
-def _check_frame(frame: np.ndarray, width: int, height: int) -> None:
-    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3:
-        shape = getattr(frame, "shape", type(frame).__name__)
-        raise VsrkitError(f"frame has shape {shape}, expected (H, W, 3) RGB: convert the frame before writing")
-    if frame.shape[0] != height or frame.shape[1] != width:
-        raise VsrkitError(f"frame is {frame.shape[1]}x{frame.shape[0]} but the writer was opened for "
-                          f"{width}x{height}: open the writer with the output size")
-    if frame.dtype not in (np.uint8, np.uint16):
-        raise VsrkitError(f"frame dtype is {frame.dtype}, expected uint8 or uint16: clip and convert before writing")
-
-
 def _encoder_format(codec: str) -> str | None:
     """The format (FFmpeg codec name, e.g. ``h264``) encoder ``codec`` writes; None when this build lacks it."""
     try:
@@ -848,7 +610,7 @@ class VideoWriter(atomic.AtomicWriter):
         self._closed = False
         try:  # everything after the temp file exists: an exception anywhere (even SIGTERM) removes it
             self._open(codec, crf, preset, pix_fmt, suffix, options or {}, copy_streams_from)
-            self._worker: _Worker[tuple[np.ndarray, float | None]] = _Worker(
+            self._worker: Worker[tuple[np.ndarray, float | None]] = Worker(
                 self._encode_one, threaded=threaded, queue_size=queue_size, name=f"vsrkit-encode:{self.path.name}")
         except BaseException:
             self._cleanup()
@@ -1079,7 +841,7 @@ class VideoWriter(atomic.AtomicWriter):
         """Queue one (H, W, 3) uint8/uint16 RGB frame; ``time`` (seconds) keeps the source timestamp."""
         if self._closed:
             raise VsrkitError(f"writer for '{self.path}' is closed: open a new writer")
-        _check_frame(frame, self.width, self.height)
+        check_frame(frame, self.width, self.height)
         self._worker.put((np.ascontiguousarray(frame), time))
         self._queued += 1
 

@@ -1,4 +1,4 @@
-"""Video SR metrics: PSNR/SSIM on RGB and Y, tOF, named paper protocols, folder evaluation (conventions.md §4–5).
+"""Video SR metrics: PSNR/SSIM on RGB and Y, tOF, named paper protocols, folder evaluation (docs/conventions.md §4–5).
 
 All functions take RGB uint8 frames ``(H, W, 3)`` (float in [0, 1] is quantised like the official code saves
 images: clamp, ×255, round half-to-even).

@@ -1,4 +1,4 @@
-"""Full-reference image metrics: PSNR, SSIM and the BT.601 Y channel (conventions.md §4.1–4.3).
+"""Full-reference image metrics: PSNR, SSIM and the BT.601 Y channel (docs/conventions.md §4.1–4.3).
 
 Every function takes one frame as ``(H, W, 3)`` RGB (or ``(H, W)`` single channel) and follows the definitions the
 official evaluation scripts use, so numbers are comparable with published tables:
@@ -23,6 +23,9 @@ __all__ = ["to_uint8", "crop_border", "rgb_to_y", "psnr", "ssim"]
 # MATLAB rgb2ycbcr luma row for R, G, B in [0, 1]; result in [16, 235]. Order is R, G, B — vsrkit is RGB everywhere.
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float32)
 _Y_OFFSET = np.float32(16.0)
+
+#: PSNR reported for identical frames where a finite number is needed (an MSE of 1e-10 on the 0–255 scale).
+IDENTICAL_FRAMES_DB = 10.0 * math.log10(255.0**2 / 1e-10)
 
 # SSIM window: 11 taps, sigma 1.5 (Wang et al. / MATLAB ssim / BasicSR). Built once; separable, so 1-D is enough.
 _SSIM_RADIUS = 5
@@ -123,7 +126,7 @@ def _prepare(pred: np.ndarray, gt: np.ndarray, border: int, y_channel: bool) -> 
 
 
 def psnr(pred: np.ndarray, gt: np.ndarray, *, crop_border: int = 0, y_channel: bool = False) -> float:
-    """Peak signal-to-noise ratio in dB with peak 255 (conventions.md §4.1).
+    """Peak signal-to-noise ratio in dB with peak 255 (docs/conventions.md §4.1).
 
     Args:
         pred, gt: ``(H, W, 3)`` RGB (or ``(H, W)``) uint8, or float in [0, 1] (quantised first).
@@ -166,7 +169,7 @@ def _ssim_plane(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def ssim(pred: np.ndarray, gt: np.ndarray, *, crop_border: int = 0, y_channel: bool = False) -> float:
-    """Structural similarity, MATLAB/BasicSR style (conventions.md §4.3).
+    """Structural similarity, MATLAB/BasicSR style (docs/conventions.md §4.3).
 
     11×11 Gaussian window (σ = 1.5), statistics from filtering in float64 keeping only the valid region,
     ``C1 = (0.01·255)²``, ``C2 = (0.03·255)²``. RGB images give the mean of the three per-channel SSIMs;

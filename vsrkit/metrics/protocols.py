@@ -1,4 +1,4 @@
-"""Named evaluation protocols: which channel, crop, frames and averaging a paper's table uses (conventions.md §5).
+"""Named evaluation protocols: which channel, crop, frames and averaging a paper's table uses (docs/conventions.md §5).
 
 A protocol never changes *what* is computed — :func:`vsrkit.metrics.evaluate_clips` always measures RGB and Y side by
 side — it fixes the border crop, the frames scored, how means are formed, whether tOF is measured, and which channel
@@ -83,7 +83,7 @@ PROTOCOLS: dict[str, EvalProtocol] = _table(
     ),
     EvalProtocol(
         "fmanet-gopro-rgb-crop4-skip1", "rgb", 4, 1, "frame", True, 4,
-        "FMA-Net T2 GoPro (x4): protocol not documented by the paper; assumed equal to the REDS4 one [I]",
+        "FMA-Net T2 GoPro (x4): protocol not documented by the paper; assumed equal to the REDS4 one",
     ),
     EvalProtocol(
         "bvsrik-y-crop4-skip2-frameavg", "y", 4, 2, "frame", True, 4,

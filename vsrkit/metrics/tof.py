@@ -1,4 +1,4 @@
-"""tOF: temporal optical-flow error between an output clip and its ground truth (conventions.md §4.4).
+"""tOF: temporal optical-flow error between an output clip and its ground truth (docs/conventions.md §4.4).
 
 Definition used by FMA-Net and BVSR-IK: for every consecutive pair of evaluated frames, Farnebäck flow is computed
 on the ground-truth pair and on the output pair, both flows are centre-cropped, and the per-pixel Euclidean

@@ -26,7 +26,7 @@ Layout: the official modules work on ``[B, C, T, H, W]`` BGR and implement every
 unit depth of those weights. Only Net^R's kernel embedding ``d_conv`` is a true 3×3×3 ``Conv3d`` (zero padded in
 time). ``forward`` takes and returns RGB and flips to BGR inside (the released weights are BGR).
 
-Where the official code differs from the paper (fma-net.md §11-12) vsrkit reproduces what the released weights
+Where the official code differs from the paper (docs/methods.md §2.1) vsrkit reproduces what the released weights
 depend on: joint softmax over ``T·k_d²`` for ``K^D`` (the paper says sigmoid); ``K^R ← K^R − mean + 1/(T·k_r²)``
 per sub-pixel; the centre frame is warped by its own learned flows; RDB fusion convs carry a bias although
 ``bias=False``. The backward-warping ``2/((W and H) − 1)`` slip is moot (vsrkit always scales x by ``W − 1`` and y by
@@ -517,7 +517,7 @@ class FMANet(nn.Module):
         """One picture per output frame (batch item): the T frames side by side for flows (colour-coded, shared
         scale), occlusion masks (grey), warped LR frames; the degradation and restoration (sub-pixel (0, 0)) kernels
         sampled on a 4×4 grid of LR positions, one block per frame (each kernel min–max scaled, nearest ×4)."""
-        from vsrkit.engine.aux import flow_to_color
+        from vsrkit.io.pictures import flow_to_color
 
         def grey(a: np.ndarray) -> np.ndarray:
             lo, hi = float(a.min()), float(a.max())

@@ -21,7 +21,7 @@ part of the flow and whose keys/values carry the window cell, both as sinusoidal
   (:class:`vsrkit.models.basicvsr.BasicVSR`, first-order bidirectional propagation, 64 channels, 30 residual blocks
   per branch) whose ``flow_warp`` of the hidden state is replaced by implicit alignment (64 channels, 8 heads, 2×2
   windows, the IART encodings). The queries need a 64-channel feature of the current frame, which BasicVSR lacks;
-  following the parameter-matched hypothesis (a) of ``reference/iart.md`` §6, a query extractor
+  following the parameter-matched reading of docs/methods.md §4.2, a query extractor
   ``Conv3×3(3→64) + query_blocks`` residual blocks (shared by both directions, default 30) provides it. With
   ``query_blocks=30`` the model has **8,521,263** parameters (paper: 8.5 M; BasicVSR 6,291,311 + IA 12,480 +
   extractor 2,217,472). Never present its numbers as the paper's. ``alignment=`` selects ``nearest`` /

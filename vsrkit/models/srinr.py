@@ -2,7 +2,7 @@
 
 Paper: M. Aiyetigbo, W. Yuan, F. Luo, N. Li (Clemson University), "Implicit Neural Representation for Video and
 Image Super-Resolution". No official code or weights are public, so this module is built from the paper and the
-interpretation in ``shared/reference/sr-inr.md`` (its §6 table numbers the ambiguities; "A#" below refers to them).
+choices in ``docs/methods.md`` §5.2 (its table labels the paper's open questions; "A#" below refers to them).
 No converter exists (nothing to convert); the code is vsrkit's own (project licence).
 
 What each part implements
@@ -44,7 +44,7 @@ Choices that are ours (documented, configurable)
   per-video *fitted* model wants and what a *generalising* model cannot use on unseen images; the local phase
   plus the texture codes is the content a resampler needs. ``small_residual`` uses it (chosen by this reasoning,
   not ablated).
-* ``texture`` (default ``"image"``, A2 as in the reference: level images are ``N_r``-pixel squares, stencil spacing
+* ``texture`` (default ``"image"``, A2 in docs/methods.md §5.2: level images are ``N_r``-pixel squares, stencil spacing
   ``1/N_r`` of the frame): ``"pixel"`` builds an LR pyramid instead (level ``r`` = the LR frame resized by
   ``N_r/N_max``, the finest level is the LR frame itself) with a stencil spacing of one level-image pixel, so
   the codes describe the same LR detail whatever the frame size (with ``"image"``, a 112-pixel-wide test frame is

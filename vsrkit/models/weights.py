@@ -18,6 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
+from vsrkit.checkpoint import KeyMismatch, load_strict
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import build, spec
 
@@ -70,20 +71,17 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def load_into(model: nn.Module, path: str | Path) -> nn.Module:
     """Load ``path`` strictly into ``model``; a key mismatch is a one-line error, never silently ignored."""
-    state = load_state_dict(path)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise VsrkitError(
-            f"weights {str(path)!r} do not fit this model ({len(missing)} missing keys, e.g. {missing[:2]}; "
-            f"{len(unexpected)} unexpected, e.g. {unexpected[:2]}): check --model/--variant or convert the file"
-        )
-    for k, v in state.items():
-        if own[k].shape != v.shape:
-            raise VsrkitError(f"weights {str(path)!r}: {k} has shape {tuple(v.shape)} but the model expects "
-                              f"{tuple(own[k].shape)}: check --model/--variant")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+
+    def explain(m: KeyMismatch) -> str:
+        if m.missing or m.unexpected:
+            return (f"weights {str(path)!r} do not fit this model ({len(m.missing)} missing keys, e.g. "
+                    f"{m.missing[:2]}; {len(m.unexpected)} unexpected, e.g. {m.unexpected[:2]}): check "
+                    "--model/--variant or convert the file")
+        key, got, expected = m.mismatched[0]
+        return (f"weights {str(path)!r}: {key} has shape {got} but the model expects {expected}: check "
+                "--model/--variant")
+
+    load_strict(model, load_state_dict(path), explain)
     return model
 
 

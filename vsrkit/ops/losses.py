@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["charbonnier_loss", "l1_loss", "endpoint_error", "multiscale_epe", "CharbonnierLoss", "L1Loss"]
+__all__ = ["centre_target", "charbonnier_loss", "l1_loss", "endpoint_error", "multiscale_epe", "CharbonnierLoss", "L1Loss"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -87,3 +87,12 @@ def multiscale_epe(levels: list[Tensor], target: Tensor, weights: list[float] | 
         t = F.avg_pool2d(target, factor) / factor if factor > 1 else target
         total = total + w * endpoint_error(flow, t)
     return total
+
+
+def centre_target(out: Tensor, gt: Tensor) -> Tensor:
+    """The GT frames ``(B, T, C, H, W)`` an output ``(B, T', C, H, W)`` corresponds to: all of them (``T' = T``), or
+    the centre ``T'`` of them (window models)."""
+    if out.shape[1] == gt.shape[1]:
+        return gt
+    start = (gt.shape[1] - out.shape[1]) // 2
+    return gt[:, start : start + out.shape[1]]

@@ -1,6 +1,6 @@
 """MATLAB-compatible bicubic ``imresize`` in pure PyTorch.
 
-Reproduces MATLAB's ``imresize(img, scale, 'bicubic')`` (conventions.md §3.1): Keys cubic with a = −0.5, a kernel
+Reproduces MATLAB's ``imresize(img, scale, 'bicubic')`` (docs/conventions.md §3.1): Keys cubic with a = −0.5, a kernel
 stretched by ``1/scale`` when downscaling with antialiasing, symmetric (edge-repeating) index mirroring, separable,
 first along H and then along W. Output length is ``ceil(n·scale)``.
 

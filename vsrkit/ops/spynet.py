@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vsrkit.checkpoint import load_checkpoint_file, unwrap_checkpoint
+from vsrkit.checkpoint import load_checkpoint_file, load_strict, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
 from vsrkit.ops.warp import flow_warp
 
@@ -81,7 +81,9 @@ class SpyNet(nn.Module):
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1))
         if pretrained is not None:
             state = convert_official_spynet_state_dict(load_checkpoint_file(pretrained))
-            self.load_state_dict(state, strict=True)
+            load_strict(self, state, lambda m: f"SpyNet weights {str(pretrained)!r} do not fit SpyNet (missing "
+                        f"{m.missing[:2]}, unexpected {m.unexpected[:2]}, shape mismatch {m.mismatched[:2]}): pass a "
+                        "SpyNet checkpoint (official or vsrkit)")
 
     def _pyramid(self, x: Tensor) -> list[Tensor]:
         """Normalised image and its 5 successive 2× average-pooled versions, coarsest first."""

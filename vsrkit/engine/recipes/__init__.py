@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from vsrkit.errors import VsrkitError
+from vsrkit.ops.losses import centre_target
 
 if TYPE_CHECKING:  # pragma: no cover
     from vsrkit.engine.train import Trainer
@@ -31,14 +32,6 @@ def build_loss(spec: dict[str, Any]) -> nn.Module:
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise VsrkitError(f"unknown loss type {kind!r}: use CharbonnierLoss or L1Loss")
     return cls(**spec)
-
-
-def centre_target(out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
-    """The GT frames an output corresponds to: all of them, or the centre one(s) for window models."""
-    if out.shape[1] == gt.shape[1]:
-        return gt
-    start = (gt.shape[1] - out.shape[1]) // 2
-    return gt[:, start : start + out.shape[1]]
 
 
 class Recipe:

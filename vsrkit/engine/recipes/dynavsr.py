@@ -5,11 +5,11 @@ The trained module is a :class:`DynaVSRPair` (``vsr`` = a registered backbone, `
 (``dynavsr.stage``), each starting from the previous stage's weights (``dynavsr.init``: a ``latest.safetensors``
 of a previous run, keys ``vsr.*``/``mfdn.*``):
 
-* ``mfdn`` (reference §4.1): ``L1(MFDN(LR), SLR)`` on the ``dynavsr-train`` protocol (random anisotropic Gaussian
+* ``mfdn`` (docs/methods.md §3.2): ``L1(MFDN(LR), SLR)`` on the ``dynavsr-train`` protocol (random anisotropic Gaussian
   kernel per clip, σ1, σ2 ~ U[0.2, 2], θ ~ U[−π, π]; SLR = the same kernel applied to the LR). Only φ gets
   gradients.
 * ``backbone``: plain supervised ``L_VSR(S(LR), HR)`` (the "baseline" the paper starts from).
-* ``meta`` (Algorithm 1, reference §8): per task (one clip + kernel of the batch), with functional parameter
+* ``meta`` (Algorithm 1; docs/methods.md §3.3): per task (one clip + kernel of the batch), with functional parameter
   dictionaries (``torch.func.functional_call``; no module copies):
   inner loss ``L_in = L_VSR(S_θ(D_φ(LR)), LR_c) + λ_in·‖D_φ(LR) − SLR‖₁`` (λ_in = 1, Eq. 8), adapted parameters
   ``θ' , φ'`` by ``inner_steps`` steps of the *test-time rule* (``inner_rule: adam1``: ``Δ = α·g/(|g|+ε)``, the
@@ -19,7 +19,7 @@ of a previous run, keys ``vsr.*``/``mfdn.*``):
   first-order MAML, gradients ∇_θ' L_HR / ∇_φ' L_SLR land on θ / φ; ``true`` differentiates through it
   (meaningful with ``inner_rule: sgd``). The outer optimiser, schedule and β come from ``train.optim_g`` (paper:
   Adam (0.9, 0.99), β = 1e-5, MultiStep [20k, 25k] γ 0.2, 30k iterations; the official schedule's off-by-one is
-  not reproduced). The official code's inner step is a no-op (reference §7 defect 1); vsrkit does real MAML.
+  not reproduced). The official code's inner step is a no-op (docs/methods.md §3.4 item 1); vsrkit does real MAML.
 
 Unadapted vs adapted HR losses are kept in :attr:`DynaVSRRecipe.last` and returned by
 :meth:`DynaVSRRecipe.diagnostics`, which the trainer prints every ``logger.print_freq`` iterations and writes to
@@ -196,7 +196,7 @@ class DynaVSRRecipe(Recipe):
         return dict(self.last)
 
     def _legacy_joint_losses(self, pair: DynaVSRPair, lq: Tensor, gt: Tensor, slr: Tensor) -> dict[str, Tensor]:
-        """What the official meta-training loop effectively optimises (reference §7 defect 1; for ablations and for
+        """What the official meta-training loop effectively optimises (docs/methods.md §3.4 item 1; for ablations and for
         re-training the way the released weights were made): no adaptation — per task the inner loss at the base
         point, plus ``L_HR/B`` and ``λ_out·L_SLR/B``, summed over the ``B`` tasks."""
         b = lq.shape[0]

@@ -13,13 +13,13 @@
   λ6·L_D`` (Eq. 9). Net^D simply continues (its Adam state is kept, as the official trainer keeps it).
 * λ2 = 1e-4, every other λ = 0.1 (paper = code). All l1 are means, and the warping terms average (not sum) over
   the T frames, as the official code computes them (the λ were tuned with that).
-* **Schedule** (paper, fma-net.md §9/§12 #2): Adam 2e-4, halved at 70 / 85 / 95 % of *each* stage. The official
+* **Schedule** (paper Sec. 4, implementation details; docs/methods.md §2.2): Adam 2e-4, halved at 70 / 85 / 95 % of *each* stage. The official
   trainer steps Net^D's scheduler twice per epoch in stage 2 and never steps Net^R's (bookkeeping bug): not
   reproduced. The recipe owns ``train.scheduler``: at every iteration it installs the MultiStepLR milestones of
   the current stage (stage 2's are offset by ``stage1_iters``, so the rate restarts at the base value), which keeps
   the rate a pure function of the iteration (bitwise resumable). Separate D/R optimisers are unnecessary: Adam is
   per-parameter and Net^R has no state until stage 2.
-* The official stage 2 starts from the stage-1 *best* checkpoint selected on REDS4 (the test set, §12 #4); here it
+* The official stage 2 starts from the stage-1 *best* checkpoint selected on REDS4 (the test set, docs/methods.md §2.3 item 4); here it
   continues from the last stage-1 iterate.
 * **Pseudo-GT flow teacher** (``train.fmanet.flow_teacher``): ``farneback`` (default) or ``dis`` (OpenCV, no
   weights, computed on the fly on the uint8 sharp-LR frames of the augmented batch, so flips/rotations stay

@@ -1,7 +1,7 @@
 """SR-INR training: random HR query pixels per image, PEA/MSE/L1 losses, evaluation across scales, and
 per-video fitting.
 
-Two settings (reference ``sr-inr.md`` §4; always label which one a number comes from):
+Two settings (docs/methods.md §5.1; always label which one a number comes from):
 
 * **generalising** — :class:`SRINRRecipe` in the generic loop: train on many images (``configs/srinr_small_images
   .yaml``) or clips (``configs/srinr_small_video.yaml``) at one scale (×4 here; the paper trains at ×32) with LR by

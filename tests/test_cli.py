@@ -207,9 +207,15 @@ def test_overwrite(tmp_path, capsys, clip):
     assert_one_line_error(rc, err, "already exists", "--overwrite")
     assert out.read_bytes() == b"precious bytes"
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    # --overwrite replaces only a file vsrkit wrote (issue 13): these bytes are the user's, so they stay
     rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--overwrite", "--quiet")
-    assert rc == 0, err
-    assert streams(out)["frames"] == 12
+    assert_one_line_error(rc, err, "did not write", str(out), "delete it yourself")
+    assert out.read_bytes() == b"precious bytes" and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    out.unlink()
+    for _ in range(2):  # written by vsrkit, then replaced by it
+        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--overwrite", "--quiet")
+        assert rc == 0, err
+        assert streams(out)["frames"] == 12
     # a frame folder is replaced as a whole
     folder = tmp_path / "frames"
     folder.mkdir()

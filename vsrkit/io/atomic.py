@@ -8,8 +8,8 @@ is a rename) and commit only in ``close()``.
 
 from __future__ import annotations
 
+import fcntl
 import os
-import re
 import shutil
 import signal
 import tempfile
@@ -21,13 +21,14 @@ from typing import Iterator
 
 from vsrkit import interrupt
 from vsrkit.errors import VsrkitError
+from vsrkit.io import marks
 
 
 # Names of temporary and set-aside parts: ".<name>.partial-<pid>-..." / ".<name>.old-<pid>-..." (``~`` instead of
-# the dot before "partial" for parts without a suffix, which must stay suffix-less to be written as folders). The pid lets a
-# later run tell the leftovers of a killed process from the parts a live concurrent writer is still writing
+# the dot before "partial" for parts without a suffix, which must stay suffix-less to be written as folders). The pid
+# lets a later run tell the leftovers of a killed process from the parts a live concurrent writer is still writing
 # (vsrkit.io.outputs.recover).
-TEMP_NAME = re.compile(r"^\.+.*[.~](partial|old)-(\d+)-")
+TEMP_NAME = marks.TEMP_NAME
 
 _published: list[Path] = []
 
@@ -87,26 +88,92 @@ def temp_dir_for(path: Path) -> Path:
     return Path(name)
 
 
+def lock_name(final: Path) -> Path:
+    return final.with_name(f".{final.name}.vsrkit-lock")
+
+
+@contextmanager
+def output_lock(final: Path, *, blocking: bool = True) -> Iterator[None]:
+    """Hold the lock of output ``final`` (a lock file beside it, deleted on release) while it is moved into place,
+    so concurrent vsrkit processes writing the same output publish one after the other, each seeing what the other
+    left. ``blocking=False`` raises :class:`BlockingIOError` when another process holds it."""
+    path = lock_name(Path(final))
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            st = os.fstat(fd)
+            now = os.stat(path)
+        except FileNotFoundError:  # the holder deleted it as we waited: lock the new one
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino):
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def check_replaceable(final: Path) -> None:
+    """Refuse (one line) to replace an existing ``final`` that vsrkit did not write, or that changed since vsrkit
+    wrote it (:mod:`vsrkit.io.marks`): ``--overwrite`` replaces only vsrkit's own outputs."""
+    final = Path(final)
+    fix = "--overwrite replaces only vsrkit's own outputs; delete it yourself or choose another name"
+    if final.is_symlink() or not (final.is_file() or final.is_dir()):
+        if os.path.lexists(final):
+            raise VsrkitError(f"output {str(final)!r} is a link or special file vsrkit did not write: {fix}")
+        return
+    if final.is_dir():
+        if not marks.is_vsrkit_folder(final):
+            raise VsrkitError(f"output {str(final)!r} is a folder vsrkit did not write (it lacks vsrkit's mark): {fix}")
+    elif not marks.is_vsrkit_file(final):
+        raise VsrkitError(f"output {str(final)!r} is a file vsrkit did not write (or one changed since vsrkit wrote "
+                          f"it): {fix}")
+
+
+def mark(tmp: Path, final: Path) -> None:
+    """Mark the finished part ``tmp`` (a file or folder about to become ``final``) as vsrkit's output."""
+    if tmp.is_dir():
+        if not marks.is_vsrkit_folder(tmp):
+            marks.write_marker(tmp)
+    else:
+        marks.mark_file(tmp, final)
+
+
 def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
-    """Move the finished ``tmp`` onto ``final``.
+    """Mark the finished ``tmp`` as vsrkit's (:mod:`vsrkit.io.marks`) and move it onto ``final``.
 
     Without ``overwrite`` the move must not clobber something that appeared meanwhile: a hard link is used for files
-    (fails atomically if the target exists) and a plain rename for directories (fails on a non-empty target).
+    (fails atomically if the target exists) and a plain rename for directories (fails on a non-empty target). With
+    ``overwrite``, an existing ``final`` is replaced only when it is vsrkit's (checked again here, under the
+    output's lock, since the user or another process may have put something there during the work).
     After a stop request (SIGTERM/Ctrl-C, see :mod:`vsrkit.interrupt`) nothing is committed: the request is raised.
     Whether ``final`` may be replaced at all is decided before the work, by :func:`vsrkit.io.outputs.check_output`.
     """
     interrupt.check()
-    with signals_held():
+    mark(tmp, final)
+    with output_lock(final), signals_held():
         _move_into_place(tmp, final, overwrite=overwrite)
     record_published(final)
 
 
 def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
     exists_msg = f"output {str(final)!r} already exists: pass --overwrite or choose another name"
+    if os.path.lexists(final):
+        if not overwrite:
+            raise VsrkitError(exists_msg)
+        check_replaceable(final)
     if tmp.is_dir():
-        if final.exists():
-            if not overwrite:
-                raise VsrkitError(exists_msg)
+        if os.path.lexists(final):
             # A directory cannot be replaced atomically when it is non-empty: move the old one aside first so the
             # window without any output is a single rename, then delete it (a kill in between: outputs.recover
             # puts it back).
@@ -125,8 +192,8 @@ def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
     except FileExistsError:
         raise VsrkitError(exists_msg) from None
     except OSError:
-        # Filesystems without hard links: accept the tiny race between the check and the rename.
-        if final.exists():
+        # Filesystems without hard links: other vsrkit processes are held off by the output's lock.
+        if os.path.lexists(final):
             raise VsrkitError(exists_msg) from None
         os.replace(tmp, final)
         return

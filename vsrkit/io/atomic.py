@@ -69,12 +69,33 @@ def _umask() -> int:
     return mask
 
 
+def _cannot_write(folder: Path, exc: OSError) -> VsrkitError:
+    return VsrkitError(f"cannot write into '{folder}' ({exc.strerror or exc}): choose an output folder you can write "
+                       "to, or free some space there")
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse (one line, before any work) an output in a folder that cannot be written: a read-only mount or an
+    immutable folder, or missing write permission. A missing folder is judged by the nearest one that exists (the
+    writers create the rest)."""
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        reason = "read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY else "no write permission"
+        raise VsrkitError(f"cannot write into '{folder}' ({reason}): choose an output folder you can write to")
+
+
 def temp_file_for(path: Path) -> Path:
     """Return a fresh hidden sibling of ``path`` that keeps the suffix, so muxers still detect the container.
 
     mkstemp makes it 0600; it gets the permissions a plainly created file would have (0666 minus the umask), since
     it becomes the user's output."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-{os.getpid()}-", suffix=path.suffix,
+                                    dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(path.parent, e) from None
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())
     return Path(name)
@@ -83,7 +104,10 @@ def temp_file_for(path: Path) -> Path:
 def temp_dir_for(path: Path) -> Path:
     """Return a fresh hidden sibling directory of ``path`` for a frame folder being written (0777 minus the umask,
     not mkdtemp's 0700)."""
-    name = tempfile.mkdtemp(prefix=f".{path.name}.partial-{os.getpid()}-", dir=path.parent)
+    try:
+        name = tempfile.mkdtemp(prefix=f".{path.name}.partial-{os.getpid()}-", dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(path.parent, e) from None
     os.chmod(name, 0o777 & ~_umask())
     return Path(name)
 
@@ -160,18 +184,23 @@ def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
     Whether ``final`` may be replaced at all is decided before the work, by :func:`vsrkit.io.outputs.check_output`.
     """
     interrupt.check()
-    mark(tmp, final)
-    with output_lock(final), signals_held():
-        _move_into_place(tmp, final, overwrite=overwrite)
+    with output_lock(final):
+        if os.path.lexists(final):
+            if not overwrite:
+                raise VsrkitError(_exists(final))
+            check_replaceable(final)  # before marking: in a ledger the new entry replaces the old one
+        mark(tmp, final)
+        with signals_held():
+            _move_into_place(tmp, final, overwrite=overwrite)
     record_published(final)
 
 
+def _exists(final: Path) -> str:
+    return f"output {str(final)!r} already exists: pass --overwrite or choose another name"
+
+
 def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
-    exists_msg = f"output {str(final)!r} already exists: pass --overwrite or choose another name"
-    if os.path.lexists(final):
-        if not overwrite:
-            raise VsrkitError(exists_msg)
-        check_replaceable(final)
+    exists_msg = _exists(final)
     if tmp.is_dir():
         if os.path.lexists(final):
             # A directory cannot be replaced atomically when it is non-empty: move the old one aside first so the

@@ -126,7 +126,8 @@ def _read_ledger(folder: Path) -> dict:
 
 class _ledger:
     """The ledger of ``folder`` for update under an exclusive lock on the folder itself (concurrent vsrkit
-    processes publishing into one folder each add their entry); entries of files that are gone are dropped."""
+    processes publishing into one folder each add their entry). Entries are never pruned here: the parts of a set
+    are marked before any of them is renamed into place."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -134,8 +135,7 @@ class _ledger:
     def __enter__(self) -> dict:
         self._fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
-        self.files = {name: entry for name, entry in _read_ledger(self.folder).items()
-                      if os.path.isfile(self.folder / name)}
+        self.files = _read_ledger(self.folder)
         return self.files
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:

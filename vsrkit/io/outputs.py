@@ -85,6 +85,7 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), over
     out = check_apart_from_inputs(path, inputs)
     if parent_must_exist and not out.parent.exists():
         raise VsrkitError(f"output directory '{out.parent}' does not exist: create it first or choose another path")
+    atomic.check_writable(out.parent)
     recover(out)
     if os.path.lexists(out):
         if not overwrite:
@@ -290,8 +291,6 @@ class OutputSet:
         missing = [f for f, t in self._temps.items() if f not in written]
         if missing:
             raise VsrkitError(f"no output was produced for {', '.join(map(str, missing))}: nothing was published")
-        for f, t in written.items():
-            atomic.mark(t, f)
         with ExitStack() as held:
             for f in sorted(self.finals):  # one order everywhere: two sets sharing outputs cannot deadlock
                 held.enter_context(atomic.output_lock(f))
@@ -310,6 +309,8 @@ class OutputSet:
             trash = f.with_name(f".{f.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}") if exists else None
             parts.append({"final": str(f), "temp": str(written[f]) if f in written else None,
                           "trash": str(trash) if trash else None})
+        for f, t in written.items():  # after the checks: in a ledger the new entry replaces the old one
+            atomic.mark(t, f)
         journal = _journal(self.finals[0])
         with atomic.signals_held():
             tmp = journal.with_name(journal.name + f".partial-{os.getpid()}-j")

@@ -122,6 +122,21 @@ def check_apart_from_inputs(path: PathLike, inputs: Iterable[PathLike | None]) -
     return out
 
 
+def check_run_folder(out: PathLike) -> Path:
+    """Refuse a training ``--out`` that is a file, or an existing non-empty folder that is not a vsrkit run (no
+    ``config.json``, ``state/`` or ``weights/`` of an earlier run, no vsrkit mark): checkpoints would be mixed into
+    somebody else's files, and ``--resume auto`` would look for states there."""
+    folder = Path(out)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise VsrkitError(f"--out {str(folder)!r} is a file, not a run folder: choose a new folder name")
+    if folder.is_dir() and any(folder.iterdir()) and not is_vsrkit_folder(folder) \
+            and not any((folder / n).exists() for n in ("config.json", "state", "weights")):
+        raise VsrkitError(f"--out {str(folder)!r} is a folder vsrkit did not write (no run of vsrkit train in it): "
+                          "choose a new folder, or the folder of an earlier run to continue it with --resume auto")
+    atomic.check_writable(folder.parent if not folder.exists() else folder)
+    return folder
+
+
 def check_distinct(names: Iterable[tuple[PathLike, str]], *, where: PathLike) -> None:
     """Refuse, before any work, two sources whose output names (``(source, output name)`` pairs) are equal up to
     case: ``a.jpg`` and ``a.png`` both become ``a.png`` and one result would be lost."""

@@ -141,3 +141,20 @@ def test_photo_folder_and_eval_outputs_are_marked(tmp_path, capsys, frames12):
         rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", src, "-o", tmp_path / "up", "--quiet", *extra)
         assert rc == 0, err
     assert outputs.is_vsrkit_folder(tmp_path / "up") and leftovers(tmp_path) == []
+
+
+def test_without_xattrs_a_kill_between_marking_and_renaming_keeps_the_old_file_vsrkits(tmp_path, no_xattrs):
+    """The ledger gets the new file's entry just before the rename: a kill in between must not turn vsrkit's
+    earlier output at that name into a file that --overwrite refuses."""
+    from vsrkit.io import atomic
+
+    final = tmp_path / "out.json"
+    first = atomic.temp_file_for(final)
+    first.write_text("earlier output")
+    atomic.commit(first, final, overwrite=False)
+    second = atomic.temp_file_for(final)
+    second.write_text("the new output, never renamed")
+    marks.mark_file(second, final)  # ... and the process was killed here
+    assert outputs.is_vsrkit_file(final)
+    final.write_text("the user's file, same name")
+    assert not outputs.is_vsrkit_file(final)

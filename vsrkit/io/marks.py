@@ -95,7 +95,11 @@ def mark_file(path: PathLike, final: PathLike | None = None) -> None:
         return
     digest = _sha256(p)
     with _ledger(target.parent) as files:
-        files[target.name] = {"size": st.st_size, "sha256": digest}
+        entry: dict = {"size": st.st_size, "sha256": digest}
+        old = files.get(target.name)
+        if isinstance(old, dict) and "sha256" in old:  # the file still there until the rename (or a kill before it)
+            entry["earlier"] = {"size": old.get("size"), "sha256": old["sha256"]}
+        files[target.name] = entry
 
 
 def is_vsrkit_file(path: PathLike) -> bool:
@@ -112,7 +116,10 @@ def is_vsrkit_file(path: PathLike) -> bool:
     if record is not None:
         return record.get("size") == st.st_size and record.get("mtime_ns") == st.st_mtime_ns
     entry = _read_ledger(p.parent).get(p.name)
-    return isinstance(entry, dict) and entry.get("size") == st.st_size and entry.get("sha256") == _sha256(p)
+    if not isinstance(entry, dict):
+        return False
+    known = [e for e in (entry, entry.get("earlier")) if isinstance(e, dict) and e.get("size") == st.st_size]
+    return bool(known) and _sha256(p) in {e.get("sha256") for e in known}
 
 
 def _read_ledger(folder: Path) -> dict:

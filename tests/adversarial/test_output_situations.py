@@ -5,6 +5,7 @@ partial output and no temporary part or lock file left."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def _commands(src: Path, dst: Path) -> dict[str, tuple]:
 COMMANDS = list(_commands(Path("."), Path(".")))
 
 
-@pytest.mark.parametrize("how", ["read-only mount", "immutable folder"])
+@pytest.mark.parametrize("how", ["read-only mount", "immutable folder", "no write permission"])
 def test_a_read_only_target_is_refused_before_any_work(tmp_path, capsys, sources, how):
     """Tests run as root, which may write into a folder without write permission: a read-only mount and an
     immutable folder (chattr +i) are what stops root too."""
@@ -65,6 +66,19 @@ def test_a_read_only_target_is_refused_before_any_work(tmp_path, capsys, sources
                 rc, _, err = run_cli(capsys, *args)
                 assert_one_line_error(rc, err, "cannot write into", str(ro), "read-only")
                 assert list(ro.iterdir()) == [], name
+    elif how == "no write permission":
+        if os.geteuid() == 0:
+            pytest.skip("root writes into a folder without write permission: the other two cases stop root")
+        folder = tmp_path / "locked"
+        folder.mkdir()
+        folder.chmod(0o555)
+        try:
+            for name, args in _commands(sources, folder).items():
+                rc, _, err = run_cli(capsys, *args)
+                assert_one_line_error(rc, err, "cannot write into", str(folder))
+                assert list(folder.iterdir()) == [], name
+        finally:
+            folder.chmod(0o755)
     else:
         folder = tmp_path / "immutable"
         folder.mkdir()
@@ -90,7 +104,7 @@ def test_a_full_disk_is_a_one_line_error_and_leaves_nothing(tmp_path, capsys, so
             args = (*args, "--scale", "4", "--crf", "0")  # lossless: larger than the disk
         rc, _, err = run_cli(capsys, *args)
         assert_one_line_error(rc, err)
-        assert "space" in err, err
+        assert "space" in err and "partial" not in err and str(full) in err, err  # the output, not a temp name
         assert sorted(p.name for p in full.iterdir()) == [], name
     assert snapshot(sources) == before
 

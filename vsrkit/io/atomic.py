@@ -8,8 +8,10 @@ is a rename) and commit only in ``close()``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -72,6 +74,30 @@ def _umask() -> int:
 def _cannot_write(folder: Path, exc: OSError) -> VsrkitError:
     return VsrkitError(f"cannot write into '{folder}' ({exc.strerror or exc}): choose an output folder you can write "
                        "to, or free some space there")
+
+
+_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_TEMP_PART = re.compile(r"^\.(.+)[.~](?:partial|old)-\d+-")
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as the user knows it: temporary components (``.NAME.partial-PID-...``) shown as their final NAME."""
+    parts = []
+    for part in Path(path).parts:
+        while (m := _TEMP_PART.match(part)) is not None:
+            part = m.group(1)
+        parts.append(part)
+    return str(Path(*parts)) if parts else str(path)
+
+
+def disk_error(output: str | os.PathLike, exc: BaseException) -> VsrkitError | None:
+    """A one-line error for a write that failed for lack of space (a full disk, a quota, a file-size limit), naming
+    ``output``; None for any other failure."""
+    if getattr(exc, "errno", None) not in _NO_SPACE:
+        return None
+    reason = os.strerror(exc.errno)  # type: ignore[attr-defined]
+    return VsrkitError(f"could not write {shown(output)!r} ({reason}): free some disk space or choose an output "
+                       "folder on another disk; nothing was published there")
 
 
 def check_writable(folder: Path) -> None:

@@ -98,8 +98,8 @@ def _stop_while_writing(proc: subprocess.Popen, cwd: Path, began: str, sig: int,
 
 
 def _published_outputs(out: Path) -> list[Path]:
-    if out.is_dir() and out.name == "batch":
-        return [p for p in out.iterdir() if not p.name.startswith(".")]
+    if out.is_dir() and out.name == "batch":  # the batch's folder exists only once it holds an output
+        return [p for p in out.iterdir() if not p.name.startswith(".")] or [out]
     return [out] if out.exists() else []
 
 

@@ -28,6 +28,7 @@ ROWS = {
                                     "does not exist"),
     "convert: empty file": (("convert", "basicvsr", "{d}/empty.pth", "-o", "{d}/o.safetensors"), "cannot read"),
     "convert: not a checkpoint": (("convert", "basicvsr", "{d}/text.txt", "-o", "{d}/o.safetensors"), "cannot read"),
+    "convert: a folder": (("convert", "basicvsr", "{d}/empty", "-o", "{d}/o.safetensors"), "is a folder"),
     "convert: unknown method": (("convert", "nosuch", "{d}/text.txt", "-o", "{d}/o.safetensors"), "nosuch"),
     "eval: missing prediction": (("eval", "--pred", "{d}/missing", "--gt", "{d}/gt"), "does not exist"),
     "eval: empty prediction": (("eval", "--pred", "{d}/empty", "--gt", "{d}/gt"), "no PNG/JPG"),

@@ -75,3 +75,18 @@ def encode_tone(out, stream, samples: int) -> None:
             out.mux(p)
     for p in stream.encode(None):
         out.mux(p)
+
+
+def official_basicvsr_file(path):
+    """An official-layout BasicVSR checkpoint (random weights, num_feat 8, num_block 1) at ``path``, for `convert`."""
+    import torch
+
+    from vsrkit.models.basicvsr import BasicVSR, OFFICIAL_KEY_PREFIXES
+
+    inverse = {new: old for old, new in OFFICIAL_KEY_PREFIXES.items()}
+    state = {}
+    for key, value in BasicVSR(num_feat=8, num_block=1).state_dict().items():
+        prefix = next(p for p in inverse if key.startswith(p))
+        state[inverse[prefix] + key[len(prefix):]] = value
+    torch.save({"params": state}, path)
+    return path

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import encode_tone
+from conftest import encode_tone, official_basicvsr_file
 from vsrkit.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,9 +207,15 @@ def test_overwrite(tmp_path, capsys, clip):
     assert_one_line_error(rc, err, "already exists", "--overwrite")
     assert out.read_bytes() == b"precious bytes"
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    # --overwrite replaces only a file vsrkit wrote (issue 13): these bytes are the user's, so they stay
     rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--overwrite", "--quiet")
-    assert rc == 0, err
-    assert streams(out)["frames"] == 12
+    assert_one_line_error(rc, err, "did not write", str(out), "delete it yourself")
+    assert out.read_bytes() == b"precious bytes" and [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    out.unlink()
+    for _ in range(2):  # written by vsrkit, then replaced by it
+        rc, _, err = run_cli(capsys, "upscale", "-m", "bicubic", clip, "-o", out, "--overwrite", "--quiet")
+        assert rc == 0, err
+        assert streams(out)["frames"] == 12
     # a frame folder is replaced as a whole
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -531,17 +537,7 @@ def test_memory_does_not_grow_with_video_length(tmp_path):
 
 def test_convert_cli_reports_renamed_keys(tmp_path, capsys):
     """`vsrkit convert` on an official-layout BasicVSR file (random weights) reports the renamed upsampler keys."""
-    import torch
-
-    from vsrkit.models.basicvsr import BasicVSR, OFFICIAL_KEY_PREFIXES
-
-    inverse = {new: old for old, new in OFFICIAL_KEY_PREFIXES.items()}
-    state = {}
-    for key, value in BasicVSR(num_feat=8, num_block=1).state_dict().items():
-        prefix = next(p for p in inverse if key.startswith(p))
-        state[inverse[prefix] + key[len(prefix):]] = value
-    src = tmp_path / "official.pth"
-    torch.save({"params": state}, src)
+    src = official_basicvsr_file(tmp_path / "official.pth")
     rc, out, err = run_cli(capsys, "convert", "basicvsr", src, "-o", tmp_path / "w.safetensors",
                            "--official-args", '{"num_feat": 8, "num_block": 1}')
     assert rc == 0, err

@@ -340,8 +340,14 @@ def test_never_overwrites(tmp_path):
     with pytest.raises(VsrkitError, match="exists: pass --overwrite"):
         FrameFolderWriter(tmp_path)
     assert out.read_bytes() == b"precious"
+    # overwrite=True replaces only what vsrkit wrote (issue 13): the user's file stays
+    with pytest.raises(VsrkitError, match="vsrkit did not write"):
+        write_synthetic(out, n=3, overwrite=True)
+    assert out.read_bytes() == b"precious"
+    out.unlink()
+    write_synthetic(out, n=2)
     write_synthetic(out, n=3, overwrite=True)
-    assert probe(out).width == 64
+    assert probe(out).width == 64 and probe(out).num_frames == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.mp4"]
 
 

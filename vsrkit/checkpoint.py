@@ -44,6 +44,8 @@ def load_checkpoint_file(path: str | Path, container: str | None = None) -> dict
     ``.safetensors`` file and unwrap ``params_ema`` / ``params`` / ``state_dict`` containers (EMA first, or the
     entry named by ``container``)."""
     path = Path(path)
+    if path.is_dir():
+        raise VsrkitError(f"checkpoint {str(path)!r} is a folder, not a weights file: pass the .pth/.safetensors file")
     if not path.is_file():
         raise VsrkitError(f"checkpoint {str(path)!r} does not exist: check the path")
     if path.suffix == ".safetensors":

@@ -462,12 +462,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from vsrkit.engine.config import load_config
     from vsrkit.engine.train import train
 
-    from vsrkit.io.outputs import check_apart_from_inputs
+    from vsrkit.io.outputs import check_apart_from_inputs, check_run_folder
 
     cfg = load_config(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / str(cfg.get("name") or Path(args.config).stem)
     datasets = (cfg.get("datasets") or {}).values()
     check_apart_from_inputs(out, [args.config, *(p for d in datasets if isinstance(d, dict) for p in _dataset_paths(d))])
+    check_run_folder(out)
     summary = train(cfg, out, resume=args.resume, progress=not args.quiet)
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained {summary['iter']} iterations into {out}; weights: {out / 'weights' / 'latest.safetensors'}")

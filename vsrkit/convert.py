@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from vsrkit.errors import VsrkitError
+from vsrkit.io import marks
 from vsrkit.models import registry, weights
 from vsrkit.checkpoint import KeyMismatch, load_checkpoint_file, load_strict
 
@@ -310,4 +311,5 @@ def convert_file(
         "conversion": report,
     }
     weights.save_weights(model, dst, card)
+    marks.mark_file(dst)  # vsrkit's output: a later --overwrite may replace it
     return card

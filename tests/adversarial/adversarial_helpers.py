@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import av
 import cv2
 import numpy as np
+import pytest
 
 from vsrkit.cli import main
 from vsrkit.io.atomic import TEMP_NAME
@@ -60,8 +64,31 @@ def snapshot(root: Path) -> dict[str, str]:
 
 
 def leftovers(root: Path) -> list[str]:
-    """Temporary parts, set-aside copies or journals anywhere under ``root``."""
-    return [str(p) for p in Path(root).rglob(".*") if TEMP_NAME.match(p.name) or p.name.endswith(".vsrkit-txn.json")]
+    """Temporary parts, set-aside copies, journals, lock files or work folders anywhere under ``root``."""
+    return [str(p) for p in Path(root).rglob(".*")
+            if TEMP_NAME.match(p.name) or p.name.endswith((".vsrkit-txn.json", ".vsrkit-lock", ".vsrkit-work"))]
+
+
+@contextmanager
+def mounted(where: Path, fstype: str, options: str = "") -> Iterator[Path]:
+    """Mount a fresh ``fstype`` (tmpfs, ramfs) at ``where`` for the block; skips the test where mounting is not
+    allowed (it needs root with CAP_SYS_ADMIN, as in the project's CI container)."""
+    where.mkdir(parents=True, exist_ok=True)
+    cmd = ["mount", "-t", fstype, *(["-o", options] if options else []), fstype, str(where)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip(f"cannot mount a {fstype} here ({e}): needs the mount tool and root with CAP_SYS_ADMIN")
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a {fstype} here ({done.stderr.strip()}): needs root with CAP_SYS_ADMIN")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True, timeout=30)
+
+
+def remount_read_only(where: Path) -> None:
+    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True, capture_output=True, timeout=30)
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:

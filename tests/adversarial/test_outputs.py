@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import cv2
 import pytest
@@ -176,3 +177,41 @@ def test_temporary_parts_of_a_live_writer_are_left_alone(tmp_path):
     dead.write_bytes(b"left by a killed run")
     outputs.check_output(tmp_path / "out.mkv")
     assert live.exists() and not dead.exists()
+
+
+def test_a_user_file_that_appears_during_the_work_is_not_replaced(tmp_path):
+    """The check before the work passed (nothing there); the user saved a file under that name meanwhile: the
+    commit checks the mark again under the output's lock and keeps the user's file, also with overwrite."""
+    from vsrkit.io import atomic
+
+    final = tmp_path / "out.png"
+    outputs.check_output(final, overwrite=True)
+    tmp = atomic.temp_file_for(final)
+    tmp.write_bytes(b"vsrkit's new output")
+    final.write_bytes(b"saved by the user meanwhile")
+    with pytest.raises(VsrkitError, match="did not write"):
+        atomic.commit(tmp, final, overwrite=True)
+    atomic.discard(tmp)
+    assert final.read_bytes() == b"saved by the user meanwhile" and leftovers(tmp_path) == []
+
+
+def test_a_stale_lock_file_is_removed_and_a_held_one_kept(tmp_path):
+    from vsrkit.io import atomic
+
+    final = tmp_path / "out.mkv"
+    atomic.lock_name(final).write_text("")  # left by a run killed while publishing
+    outputs.check_output(final)
+    assert not atomic.lock_name(final).exists()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); fcntl.flock(fd, "
+        "fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"), str(atomic.lock_name(final))],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        outputs.check_output(final)  # another process is publishing: its lock stays
+        assert atomic.lock_name(final).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    outputs.check_output(final)
+    assert not atomic.lock_name(final).exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from vsrkit.errors import VsrkitError
-from vsrkit.io.frames import list_frames, read_image
+from vsrkit.io.frames import image_size, list_frames, read_image
 from vsrkit.io.video import VIDEO_EXTENSIONS, VideoReader, count_frames, is_video_file
 
 
@@ -55,6 +55,8 @@ class Clip:
             self.frames = [Path(p) for p in source]
             if not self.frames:
                 raise VsrkitError(f"clip '{self.name}' has an empty frame list: give at least one frame")
+        if self.frames:
+            _check_one_size(self.frames)
 
     def __repr__(self) -> str:
         where = self.video if self.video is not None else (self.frames[0].parent if self.frames else None)
@@ -136,3 +138,15 @@ class Clip:
             if len(kept) > len(self._cache):
                 self._cache = kept
         return frames
+
+
+def _check_one_size(frames: Sequence[Path]) -> None:
+    """Refuse a clip whose frames differ in size before any work (from the image headers, milliseconds for
+    thousands of frames), not when a training crop first happens to span the odd frame."""
+    first = image_size(frames[0])
+    for f in frames[1:]:
+        size = image_size(f)
+        if first is not None and size is not None and size != first:
+            raise VsrkitError(f"frame '{f}' is {size[1]}x{size[0]} but '{frames[0].name}' is {first[1]}x{first[0]}: "
+                              "all frames of a clip must have one size; re-export the clip with one frame size")
+

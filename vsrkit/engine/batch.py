@@ -126,6 +126,7 @@ def upscale_batch(items: list[BatchItem], upscale_one: UpscaleOne, *, overwrite:
     kept in its work folder with segments) and a re-run continues.
     """
     outdir = Path(items[0].output).parent if items else None
+    created = outdir is not None and not outdir.exists()
     if outdir is not None:
         outdir.mkdir(parents=True, exist_ok=True)
     total = sum(_estimate_frames(Path(it.input)) for it in items)
@@ -149,6 +150,8 @@ def upscale_batch(items: list[BatchItem], upscale_one: UpscaleOne, *, overwrite:
                 on_item(item)
     finally:
         bar.close()
+        if created and not any(outdir.iterdir()):  # stopped or failed before any output: leave no trace either
+            outdir.rmdir()
     return items
 
 

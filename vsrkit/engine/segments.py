@@ -36,7 +36,7 @@ from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.engine.upscale import EncodeOptions, UpscaleStats
 from vsrkit.engine.workfolder import WorkFolder, input_identity, weights_digest
 from vsrkit.errors import VsrkitError
-from vsrkit.io import IMAGE_SUFFIXES, open_reader, open_writer, outputs
+from vsrkit.io import IMAGE_SUFFIXES, atomic, open_reader, open_writer, outputs
 from vsrkit.models.registry import ModelSpec
 
 # Lossless intermediate: FFV1 keeps RGB bit for bit in these pixel formats (uint8 / uint16 frames).
@@ -187,8 +187,8 @@ def stitch(work: WorkFolder, records: dict[int, dict[str, Any]], total: int, dst
                                   "delete the folder and re-run")
     except av.error.FFmpegError as e:
         msg = " ".join(str(e).split())
-        raise VsrkitError(f"encoding {str(dst)!r} failed ({msg}): check --codec, --preset, --crf and "
-                          "--pix-fmt") from None
+        raise atomic.disk_error(dst, e) or VsrkitError(
+            f"encoding {str(dst)!r} failed ({msg}): check --codec, --preset, --crf and --pix-fmt") from None
     return next_frame
 
 

@@ -23,7 +23,7 @@ from vsrkit import interrupt
 from vsrkit.engine.fastpath import set_threads
 from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.errors import VsrkitError
-from vsrkit.io import open_reader, open_writer
+from vsrkit.io import atomic, open_reader, open_writer
 from vsrkit.io.deinterlace import deinterlace as deinterlace_frames
 from vsrkit.models.registry import ModelSpec, build, spec
 from vsrkit.models.weights import load_model
@@ -323,8 +323,8 @@ def upscale_video(
         except av.error.FFmpegError as e:
             # The encoder opens lazily on the first frame: bad --preset/--crf/codec options surface here.
             msg = " ".join(str(e).split())
-            raise VsrkitError(f"encoding {str(dst)!r} failed ({msg}): check --codec, --preset, --crf and "
-                              "--pix-fmt") from None
+            raise atomic.disk_error(dst, e) or VsrkitError(
+                f"encoding {str(dst)!r} failed ({msg}): check --codec, --preset, --crf and --pix-fmt") from None
         finally:
             bar.close()
         stats.write_wait_seconds += time.perf_counter() - t0  # finalising the encoder and renaming

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from vsrkit.errors import VsrkitError
-from vsrkit.io import atomic
+from vsrkit.io import atomic, marks
 
 _FORMAT = 1  # bump when the folder layout changes; older folders are then refused, never misread
 _HASH_BYTES = 1 << 20  # bytes hashed at each end of the input (a full hash of a large video would take minutes)
@@ -122,6 +122,7 @@ class WorkFolder:
             tmp = atomic.temp_file_for(target)
             try:
                 tmp.write_bytes(data)
+                marks.mark_file(tmp, target)  # a local re-run may replace it (VideoWriter, overwrite)
                 os.replace(tmp, target)
             except BaseException:
                 atomic.discard(tmp)

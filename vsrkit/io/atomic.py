@@ -8,6 +8,8 @@ is a rename) and commit only in ``close()``.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import re
 import shutil
@@ -21,13 +23,14 @@ from typing import Iterator
 
 from vsrkit import interrupt
 from vsrkit.errors import VsrkitError
+from vsrkit.io import marks
 
 
 # Names of temporary and set-aside parts: ".<name>.partial-<pid>-..." / ".<name>.old-<pid>-..." (``~`` instead of
-# the dot before "partial" for parts without a suffix, which must stay suffix-less to be written as folders). The pid lets a
-# later run tell the leftovers of a killed process from the parts a live concurrent writer is still writing
+# the dot before "partial" for parts without a suffix, which must stay suffix-less to be written as folders). The pid
+# lets a later run tell the leftovers of a killed process from the parts a live concurrent writer is still writing
 # (vsrkit.io.outputs.recover).
-TEMP_NAME = re.compile(r"^\.+.*[.~](partial|old)-(\d+)-")
+TEMP_NAME = marks.TEMP_NAME
 
 _published: list[Path] = []
 
@@ -68,12 +71,57 @@ def _umask() -> int:
     return mask
 
 
+def _cannot_write(folder: Path, exc: OSError) -> VsrkitError:
+    return VsrkitError(f"cannot write into '{folder}' ({exc.strerror or exc}): choose an output folder you can write "
+                       "to, or free some space there")
+
+
+_NO_SPACE = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+_TEMP_PART = re.compile(r"^\.(.+)[.~](?:partial|old)-\d+-")
+
+
+def shown(path: str | os.PathLike) -> str:
+    """``path`` as the user knows it: temporary components (``.NAME.partial-PID-...``) shown as their final NAME."""
+    parts = []
+    for part in Path(path).parts:
+        while (m := _TEMP_PART.match(part)) is not None:
+            part = m.group(1)
+        parts.append(part)
+    return str(Path(*parts)) if parts else str(path)
+
+
+def disk_error(output: str | os.PathLike, exc: BaseException) -> VsrkitError | None:
+    """A one-line error for a write that failed for lack of space (a full disk, a quota, a file-size limit), naming
+    ``output``; None for any other failure."""
+    if getattr(exc, "errno", None) not in _NO_SPACE:
+        return None
+    reason = os.strerror(exc.errno)  # type: ignore[attr-defined]
+    return VsrkitError(f"could not write {shown(output)!r} ({reason}): free some disk space or choose an output "
+                       "folder on another disk; nothing was published there")
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse (one line, before any work) an output in a folder that cannot be written: a read-only mount or an
+    immutable folder, or missing write permission. A missing folder is judged by the nearest one that exists (the
+    writers create the rest)."""
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        reason = "read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY else "no write permission"
+        raise VsrkitError(f"cannot write into '{folder}' ({reason}): choose an output folder you can write to")
+
+
 def temp_file_for(path: Path) -> Path:
     """Return a fresh hidden sibling of ``path`` that keeps the suffix, so muxers still detect the container.
 
     mkstemp makes it 0600; it gets the permissions a plainly created file would have (0666 minus the umask), since
     it becomes the user's output."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-{os.getpid()}-", suffix=path.suffix, dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.partial-{os.getpid()}-", suffix=path.suffix,
+                                    dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(path.parent, e) from None
     os.close(fd)
     os.chmod(name, 0o666 & ~_umask())
     return Path(name)
@@ -82,22 +130,94 @@ def temp_file_for(path: Path) -> Path:
 def temp_dir_for(path: Path) -> Path:
     """Return a fresh hidden sibling directory of ``path`` for a frame folder being written (0777 minus the umask,
     not mkdtemp's 0700)."""
-    name = tempfile.mkdtemp(prefix=f".{path.name}.partial-{os.getpid()}-", dir=path.parent)
+    try:
+        name = tempfile.mkdtemp(prefix=f".{path.name}.partial-{os.getpid()}-", dir=path.parent)
+    except OSError as e:
+        raise _cannot_write(path.parent, e) from None
     os.chmod(name, 0o777 & ~_umask())
     return Path(name)
 
 
+def lock_name(final: Path) -> Path:
+    return final.with_name(f".{final.name}.vsrkit-lock")
+
+
+@contextmanager
+def output_lock(final: Path, *, blocking: bool = True) -> Iterator[None]:
+    """Hold the lock of output ``final`` (a lock file beside it, deleted on release) while it is moved into place,
+    so concurrent vsrkit processes writing the same output publish one after the other, each seeing what the other
+    left. ``blocking=False`` raises :class:`BlockingIOError` when another process holds it."""
+    path = lock_name(Path(final))
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            st = os.fstat(fd)
+            now = os.stat(path)
+        except FileNotFoundError:  # the holder deleted it as we waited: lock the new one
+            os.close(fd)
+            continue
+        except BaseException:
+            os.close(fd)
+            raise
+        if (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino):
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def check_replaceable(final: Path) -> None:
+    """Refuse (one line) to replace an existing ``final`` that vsrkit did not write, or that changed since vsrkit
+    wrote it (:mod:`vsrkit.io.marks`): ``--overwrite`` replaces only vsrkit's own outputs."""
+    final = Path(final)
+    fix = "--overwrite replaces only vsrkit's own outputs; delete it yourself or choose another name"
+    if final.is_symlink() or not (final.is_file() or final.is_dir()):
+        if os.path.lexists(final):
+            raise VsrkitError(f"output {str(final)!r} is a link or special file vsrkit did not write: {fix}")
+        return
+    if final.is_dir():
+        if not marks.is_vsrkit_folder(final):
+            raise VsrkitError(f"output {str(final)!r} is a folder vsrkit did not write (it lacks vsrkit's mark): {fix}")
+    elif not marks.is_vsrkit_file(final):
+        raise VsrkitError(f"output {str(final)!r} is a file vsrkit did not write (or one changed since vsrkit wrote "
+                          f"it): {fix}")
+
+
+def mark(tmp: Path, final: Path) -> None:
+    """Mark the finished part ``tmp`` (a file or folder about to become ``final``) as vsrkit's output."""
+    if tmp.is_dir():
+        if not marks.is_vsrkit_folder(tmp):
+            marks.write_marker(tmp)
+    else:
+        marks.mark_file(tmp, final)
+
+
 def commit(tmp: Path, final: Path, *, overwrite: bool) -> None:
-    """Move the finished ``tmp`` onto ``final``.
+    """Mark the finished ``tmp`` as vsrkit's (:mod:`vsrkit.io.marks`) and move it onto ``final``.
 
     Without ``overwrite`` the move must not clobber something that appeared meanwhile: a hard link is used for files
-    (fails atomically if the target exists) and a plain rename for directories (fails on a non-empty target).
+    (fails atomically if the target exists) and a plain rename for directories (fails on a non-empty target). With
+    ``overwrite``, an existing ``final`` is replaced only when it is vsrkit's (checked again here, under the
+    output's lock, since the user or another process may have put something there during the work).
     After a stop request (SIGTERM/Ctrl-C, see :mod:`vsrkit.interrupt`) nothing is committed: the request is raised.
     Whether ``final`` may be replaced at all is decided before the work, by :func:`vsrkit.io.outputs.check_output`.
     """
     interrupt.check()
-    with signals_held():
-        _move_into_place(tmp, final, overwrite=overwrite)
+    with output_lock(final):
+        if os.path.lexists(final):
+            if not overwrite:
+                raise exists_error(final)
+            check_replaceable(final)  # before marking: in a ledger the new entry replaces the old one
+        mark(tmp, final)
+        with signals_held():
+            _move_into_place(tmp, final, overwrite=overwrite)
     record_published(final)
 
 
@@ -108,9 +228,7 @@ def exists_error(path: str | os.PathLike) -> VsrkitError:
 
 def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
     if tmp.is_dir():
-        if final.exists():
-            if not overwrite:
-                raise exists_error(final)
+        if os.path.lexists(final):
             # A directory cannot be replaced atomically when it is non-empty: move the old one aside first so the
             # window without any output is a single rename, then delete it (a kill in between: outputs.recover
             # puts it back).
@@ -129,8 +247,8 @@ def _move_into_place(tmp: Path, final: Path, *, overwrite: bool) -> None:
     except FileExistsError:
         raise exists_error(final) from None
     except OSError:
-        # Filesystems without hard links: accept the tiny race between the check and the rename.
-        if final.exists():
+        # Filesystems without hard links: other vsrkit processes are held off by the output's lock.
+        if os.path.lexists(final):
             raise exists_error(final) from None
         os.replace(tmp, final)
         return

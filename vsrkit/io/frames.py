@@ -139,8 +139,8 @@ def _encode_to_file(path: Path, rgb: np.ndarray, suffix: str, params: list[int])
     except OSError as e:
         if path.is_file():  # a partial file (never a device or anything else that was there)
             path.unlink(missing_ok=True)
-        raise VsrkitError(f"could not write '{path}' ({e.strerror or e}): check the free disk space and the "
-                          "folder's permissions") from None
+        raise VsrkitError(f"could not write '{atomic.shown(path)}' ({e.strerror or e}): check the free disk space "
+                          "and the folder's permissions") from None
     return path
 
 

@@ -5,11 +5,11 @@ the batch and segment outputs added later) goes through this module, so the rule
 
 * :func:`check_output` decides, before any work starts and on resolved real paths, whether an output may be written.
   It refuses an output that is an input, a hard link or symlink to one, a folder that contains an input, or a path
-  inside an input frame folder. An existing output needs ``overwrite``, and a *folder* is only replaced when vsrkit
-  wrote it: such folders carry vsrkit's mark (:func:`write_marker`: an extended attribute, or a hidden marker file
-  where the file system has none); a file is replaced only
-  when it is a regular file of the same kind (a file for a file). It also cleans up what a killed earlier run left
-  next to that output (:func:`recover`).
+  inside an input frame folder. An existing output needs ``overwrite``, and is only replaced when vsrkit wrote it
+  and nobody changed it since: every file and folder vsrkit publishes carries its mark (:mod:`vsrkit.io.marks`: an
+  extended attribute, or a hidden marker file / a per-folder ledger of content hashes where the file system has no
+  user attributes), and the mark is checked again under a lock when the output is moved into place. It also cleans
+  up what a killed earlier run left next to that output (:func:`recover`).
 * :func:`check_distinct` refuses output names that would collide (``a.jpg`` and ``a.png`` both giving ``a.png``, or
   names equal up to case, which is one file on case-insensitive file systems) before any work starts.
 * :class:`OutputSet` publishes several outputs (frames + sidecars, ``lr/`` + ``gt/``, a folder of images, batch
@@ -39,50 +39,21 @@ import os
 import re
 import shutil
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Iterable, Literal, Sequence
 
 from vsrkit import interrupt
 from vsrkit.errors import VsrkitError
-from vsrkit.io import atomic
+from vsrkit.io import atomic, marks
 
 log = logging.getLogger(__name__)
 
-# How a folder says "vsrkit wrote me": an extended attribute on the folder itself (invisible to listings, kept by
-# renames), or, on file systems without user attributes, a hidden marker file inside it (frame listings skip it).
-MARKER_XATTR = "user.vsrkit.output"
-MARKER = ".vsrkit-output.json"
 Kind = Literal["file", "folder", "any"]
 PathLike = str | os.PathLike
-
-
-# ---------------------------------------------------------------------------------------------------- markers
-
-
-def write_marker(folder: PathLike, **info: object) -> None:
-    """Mark ``folder`` (usually the temporary folder before it is committed) as written by vsrkit."""
-    from vsrkit import __version__
-
-    record = json.dumps({"written_by": "vsrkit", "version": __version__, **info}).encode()
-    try:
-        os.setxattr(folder, MARKER_XATTR, record)
-    except (OSError, AttributeError):  # no user xattrs here (some tmpfs, network and non-Linux file systems)
-        Path(folder, MARKER).write_bytes(record)
-
-
-def is_vsrkit_folder(folder: PathLike) -> bool:
-    """True when ``folder`` carries the mark vsrkit leaves on the folders it writes (:func:`write_marker`)."""
-    try:
-        record = os.getxattr(folder, MARKER_XATTR)
-    except (OSError, AttributeError):
-        try:
-            record = Path(folder, MARKER).read_bytes()
-        except OSError:
-            return False
-    try:
-        return json.loads(record).get("written_by") == "vsrkit"
-    except (ValueError, AttributeError):
-        return False
+# The marks that let --overwrite tell vsrkit's outputs from the user's files live in vsrkit.io.marks.
+MARKER_XATTR, MARKER, LEDGER = marks.MARKER_XATTR, marks.FOLDER_MARKER, marks.LEDGER
+write_marker, is_vsrkit_folder, is_vsrkit_file = marks.write_marker, marks.is_vsrkit_folder, marks.is_vsrkit_file
 
 
 # ---------------------------------------------------------------------------------------------------- checks
@@ -114,6 +85,7 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), over
     out = check_apart_from_inputs(path, inputs)
     if parent_must_exist and not out.parent.exists():
         raise VsrkitError(f"output directory '{out.parent}' does not exist: create it first or choose another path")
+    atomic.check_writable(out.parent)
     recover(out)
     if os.path.lexists(out):
         if not overwrite:
@@ -124,10 +96,7 @@ def check_output(path: PathLike, *, inputs: Iterable[PathLike | None] = (), over
         if kind == "file" and is_dir:
             raise VsrkitError(f"output {str(out)!r} is a folder: --overwrite replaces only a file here; choose "
                               "another name")
-        if is_dir and not is_vsrkit_folder(out):
-            raise VsrkitError(f"output {str(out)!r} is a folder vsrkit did not write (it lacks vsrkit's mark): "
-                              "--overwrite replaces only vsrkit's own outputs; remove it yourself or choose "
-                              "another name")
+        atomic.check_replaceable(out)
     return out
 
 
@@ -151,6 +120,21 @@ def check_apart_from_inputs(path: PathLike, inputs: Iterable[PathLike | None]) -
             raise VsrkitError(f"output {str(out)!r} is inside the input folder {str(src)!r}: choose an output "
                               "outside the input folder")
     return out
+
+
+def check_run_folder(out: PathLike) -> Path:
+    """Refuse a training ``--out`` that is a file, or an existing non-empty folder that is not a vsrkit run (no
+    ``config.json``, ``state/`` or ``weights/`` of an earlier run, no vsrkit mark): checkpoints would be mixed into
+    somebody else's files, and ``--resume auto`` would look for states there."""
+    folder = Path(out)
+    if os.path.lexists(folder) and not folder.is_dir():
+        raise VsrkitError(f"--out {str(folder)!r} is a file, not a run folder: choose a new folder name")
+    if folder.is_dir() and any(folder.iterdir()) and not is_vsrkit_folder(folder) \
+            and not any((folder / n).exists() for n in ("config.json", "state", "weights")):
+        raise VsrkitError(f"--out {str(folder)!r} is a folder vsrkit did not write (no run of vsrkit train in it): "
+                          "choose a new folder, or the folder of an earlier run to continue it with --resume auto")
+    atomic.check_writable(folder.parent if not folder.exists() else folder)
+    return folder
 
 
 def check_distinct(names: Iterable[tuple[PathLike, str]], *, where: PathLike) -> None:
@@ -210,7 +194,8 @@ def recover(path: PathLike) -> list[str]:
       place, otherwise the earlier outputs are restored and the new parts removed;
     * temporary parts (``.NAME.partial-PID-*``) of a dead process: deleted;
     * an earlier output set aside (``.NAME.old-PID-*``) by a replace that was killed: put back when the output is
-      missing, else deleted.
+      missing, else deleted;
+    * the output's lock file (``.NAME.vsrkit-lock``, :func:`vsrkit.io.atomic.output_lock`) when no process holds it.
 
     Parts of a live process (a concurrent writer) are left alone.
     """
@@ -222,6 +207,12 @@ def recover(path: PathLike) -> list[str]:
         notes += _recover_journal(journal)
     if not parent.is_dir():
         return notes
+    if os.path.lexists(atomic.lock_name(out)):  # left by a killed run (a live one holds it: then leave it)
+        try:
+            with atomic.output_lock(out, blocking=False):
+                pass
+        except OSError:
+            pass
     prefix = re.compile(r"^\.+" + re.escape(out.name) + r"[.~](partial|old)-(\d+)-")
     for entry in sorted(parent.iterdir()):
         m = prefix.match(entry.name)
@@ -324,6 +315,12 @@ class OutputSet:
         missing = [f for f, t in self._temps.items() if f not in written]
         if missing:
             raise VsrkitError(f"no output was produced for {', '.join(map(str, missing))}: nothing was published")
+        with ExitStack() as held:
+            for f in sorted(self.finals):  # one order everywhere: two sets sharing outputs cannot deadlock
+                held.enter_context(atomic.output_lock(f))
+            return self._publish(written)
+
+    def _publish(self, written: dict[Path, Path]) -> list[Path]:
         parts = []
         for f in self.finals:
             if f not in written and f not in self._removals:
@@ -331,9 +328,13 @@ class OutputSet:
             exists = os.path.lexists(f)
             if exists and not self.overwrite:
                 raise atomic.exists_error(f)
+            if exists:
+                atomic.check_replaceable(f)  # again: something may have appeared there during the work
             trash = f.with_name(f".{f.name}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}") if exists else None
             parts.append({"final": str(f), "temp": str(written[f]) if f in written else None,
                           "trash": str(trash) if trash else None})
+        for f, t in written.items():  # after the checks: in a ledger the new entry replaces the old one
+            atomic.mark(t, f)
         journal = _journal(self.finals[0])
         with atomic.signals_held():
             tmp = journal.with_name(journal.name + f".partial-{os.getpid()}-j")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from torch import nn
 
 from vsrkit.checkpoint import KeyMismatch, load_strict
 from vsrkit.errors import VsrkitError
+from vsrkit.io import atomic
 from vsrkit.models.registry import build, spec
 
 CARD_KEY = "vsrkit"
@@ -36,12 +36,13 @@ def save_weights(model: nn.Module, path: str | Path, card: dict[str, Any]) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared storage; clone so tied parameters are stored as separate entries.
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
+    tmp = atomic.temp_file_for(path)  # named so that a later run cleans it up after a kill (outputs.recover)
     try:
         save_file(tensors, tmp, metadata={CARD_KEY: json.dumps(card, sort_keys=True)})
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; weights are shared files, not secrets
         os.replace(tmp, path)
+    except SafetensorError as exc:  # a full disk, a file-size limit
+        Path(tmp).unlink(missing_ok=True)
+        raise VsrkitError(f"could not write '{path}' ({exc}): check the free disk space") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -183,6 +183,7 @@ SPECS = (
         # forward(x (B,T,3,H,W)) -> (B,T,3,4H,4W).
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"num_feat": 64, "num_block": 30, "spynet_path": None},
             kwargs_from_official=lambda a: {"num_feat": int(a["num_feat"]), "num_block": int(a["num_block"])},
             call=lambda model, x: model(x),

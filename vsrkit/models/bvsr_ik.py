@@ -601,6 +601,7 @@ SPECS = (
         # hard-coded). forward(lrs (B,T,3,H,W) BGR) -> {'outputs': (B,T,3,4H,4W), 'lr_corrs': (B,T,3,H,W)} (BGR).
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"in_channels": 3, "dim": 64, "num_seq": 5, "bias": False, "scale": 4},
             kwargs_from_official=lambda a: {} if int(a["dim"]) == 64 else {"num_feat": int(a["dim"])},
             call=lambda model, lrs: (lambda r: (r["outputs"], r["lr_corrs"]))(model.forward_bgr(lrs)),

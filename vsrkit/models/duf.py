@@ -181,6 +181,7 @@ SPECS = (
         # (B,3,sh,sw). (DUF_28L/DUF_52L: vsrkit DUF(depth=28/52), same converter.)
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"scale": 2, "adapt_official": True},
             kwargs_from_official=lambda a: {"depth": 16, "scale": int(a["scale"]),
                                             "adapt_official": bool(a["adapt_official"])},

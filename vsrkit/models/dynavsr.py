@@ -153,6 +153,7 @@ SPECS = (
         paper="Lee, Choi, Lee, DynaVSR, WACV 2021",
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"nf": 64, "in_nc": 3, "scale": 2},
             kwargs_from_official=lambda a: {"num_feat": int(a["nf"]), "scale": int(a["scale"]),
                                             "in_channels": int(a["in_nc"])},
@@ -170,6 +171,7 @@ SPECS = (
         paper="Lee, Choi, Lee, DynaVSR, WACV 2021",
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"nf": 64},
             kwargs_from_official=lambda a: {"num_feat": int(a["nf"])},
             call=lambda model, x: model.forward_images(x),

@@ -270,6 +270,7 @@ SPECS = (
         # forward(x (B,N,3,h,w)) -> (B,3,sh,sw).
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"nf": 64, "nframes": 5, "groups": 8, "front_RBs": 5, "back_RBs": 10, "center": None,
                                "predeblur": False, "HR_in": False, "w_TSA": True, "scale": 2},
             kwargs_from_official=kwargs_from_official,

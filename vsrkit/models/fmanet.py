@@ -657,6 +657,7 @@ SPECS = (
         # combined state dict, or model_D_best.pt + model_R_best.pt (pass their folder; see load_official_files).
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults=OFFICIAL_CONFIG,
             kwargs_from_official=kwargs_from_official_config,
             call=lambda model, x, y=None: model.official_forward(x, y),

@@ -425,6 +425,7 @@ SPECS = (
         # H,W >= 64) -> (B,T,3,4H,4W). img_size, cpu_cache_length and use_checkpoint have no numerical effect.
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"in_channels": 3, "mid_channels": 64, "embed_dim": 120, "depths": [6, 6, 6],
                                "num_heads": [6, 6, 6], "window_size": [3, 8, 8], "num_frames": 3, "img_size": 64,
                                "patch_size": 1, "cpu_cache_length": 100, "is_low_res_input": True,

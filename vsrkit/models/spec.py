@@ -27,8 +27,10 @@ class OfficialConverter:
     """How an official implementation's checkpoint and forward map onto a vsrkit network.
 
     Attributes:
-        convert: ``convert(state_dict, report=None) -> state_dict``, official keys → vsrkit keys (an explicit table
-            in the model file); ``report`` receives the renamed/dropped/added keys.
+        convert: ``convert(state_dict, report=None) -> state_dict``, official keys → vsrkit keys; ``report``
+            receives the renamed/dropped/added keys.
+        key_table: the explicit ``{official prefix: vsrkit prefix}`` table ``convert`` renames by (``None``: the
+            key names are identical); ``tests/test_model_contract.py`` round-trips every model's keys through it.
         official_defaults: the official constructor kwargs of the paper configuration.
         kwargs_from_official: official kwargs (defaults merged in) → vsrkit constructor kwargs. Official kwargs that
             only load files (e.g. ``spynet_path``) are ignored: the weights come from the converted state dict.
@@ -38,6 +40,7 @@ class OfficialConverter:
     """
 
     convert: Callable[..., dict[str, Tensor]]
+    key_table: dict[str, str] | None
     official_defaults: dict[str, Any]
     kwargs_from_official: Callable[[dict[str, Any]], dict[str, Any]]
     call: Callable[..., Tensor | tuple[Tensor, ...]]

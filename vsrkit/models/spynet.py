@@ -40,6 +40,7 @@ SPECS = (
         paper="Ranjan & Black, SpyNet, CVPR 2017 (BasicSR re-implementation)",
         converter=OfficialConverter(
             convert=convert_official_spynet_state_dict,
+            key_table=None,  # BasicSR key names are kept
             official_defaults={"load_path": None},
             kwargs_from_official=lambda args: {},
             call=lambda model, ref, supp: model(ref, supp),

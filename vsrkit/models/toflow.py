@@ -178,6 +178,7 @@ SPECS = (
         # bicubic-upsampled) -> (B,3,H,W).
         converter=OfficialConverter(
             convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
             official_defaults={"adapt_official": True},
             kwargs_from_official=lambda a: require_official(a, "adapt_official", True, {"scale": 2}),
             call=lambda model, x: model.restore(x),

@@ -5,7 +5,7 @@
     OMP_NUM_THREADS=1 python benchmarks/dynavsr_adapt.py --weights runs/dyn_meta/weights/latest.safetensors \
         --model edvr --variant tiny_x2 --mfdn-feat 16 [--steps 1 --lr 1e-4 --per clip --frames 12 --quick]
 
-Without ``--weights`` the shipped checkpoints (``vsrkit.zoo`` entries ``edvr`` and ``mfdn``) are used. ``--weights``
+Without ``--weights`` the shipped checkpoints (``vsrkit.models.catalogue`` entries ``edvr`` and ``mfdn``) are used. ``--weights``
 is a DynaVSR pair file written by the ``dynavsr`` recipe (``vsr.*``/``mfdn.*`` keys). ``--mfdn-fixed``
 optionally names the pre-trained (MFDN-stage) pair whose MFDN gives the pseudo-GT SLR (the official ``fixed_E``).
 """
@@ -55,11 +55,11 @@ def main() -> None:
     vsr = registry.build(args.model, args.variant)
     scale = int(vsr.scale)
     if args.weights is None:
-        from vsrkit import zoo
+        from vsrkit.models import catalogue
         from vsrkit.engine.adapt import load_mfdn
         from vsrkit.models.weights import load_model
 
-        pair = DynaVSRPair(load_model(zoo.shipped_path("edvr")), load_mfdn(str(zoo.shipped_path("mfdn"))))
+        pair = DynaVSRPair(load_model(catalogue.shipped_path("edvr")), load_mfdn(str(catalogue.shipped_path("mfdn"))))
         spec = registry.spec("edvr")
         scale = int(pair.vsr.scale)
     else:

@@ -29,7 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vsrkit import zoo  # noqa: E402
+from vsrkit.models import catalogue  # noqa: E402
 from vsrkit.engine import bench, fastpath  # noqa: E402
 from vsrkit.engine.upscale import resolve_model  # noqa: E402
 from vsrkit.metrics.image import psnr  # noqa: E402
@@ -85,7 +85,7 @@ def memory_per_pixel(name: str, precision: str, channels_last: bool, height: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shipped = [n for n, s in zoo.SHIPPED.items() if s.method == n and s.evaluation.get("kind") != "none"]
+    shipped = [n for n, s in catalogue.SHIPPED.items() if s.method == n and s.evaluation.get("kind") != "none"]
     ap.add_argument("--models", nargs="+", default=shipped)
     ap.add_argument("--size", default="96x64", help="LR WxH (default 96x64)")
     ap.add_argument("--frames", type=int, default=6)

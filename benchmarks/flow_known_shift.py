@@ -30,7 +30,7 @@ def farneback(ref: torch.Tensor, supp: torch.Tensor) -> torch.Tensor:
 
 
 def main() -> None:
-    from vsrkit import zoo
+    from vsrkit.models import catalogue
     from vsrkit.data.clips import Clip
     from vsrkit.data.samples import resolve_input
     from vsrkit.engine.flow_check import KNOWN_SHIFTS, known_shift_epe, mean_epe, shipped_flow_networks
@@ -48,7 +48,7 @@ def main() -> None:
     nets = [("farneback (OpenCV)", farneback)]
     if not args.no_shipped:
         nets += [(f"shipped {name}", net) for name, net in shipped_flow_networks()]
-    nets += [(w, zoo.load_spynet(w)) for w in args.weights]
+    nets += [(w, catalogue.load_spynet(w)) for w in args.weights]
     heads = [f"({dx:g},{dy:g})" for dx, dy in KNOWN_SHIFTS]
     print(f"frame {args.frame}#{args.index} {frame.shape[1]}x{frame.shape[0]}; EPE in px; last column: mean over "
           "1-4 px shifts")

@@ -71,7 +71,7 @@ def main() -> None:
                           segment=args.segment, progress=False)
         local_s = time.perf_counter() - t0
         reference = decode(tmp / "local.mkv")
-        print(f"{args.model} x{spec.scale}, {args.frames} frames of {width}x{height}, segments of {args.segment}")
+        print(f"{args.model} x{model.scale:g}, {args.frames} frames of {width}x{height}, segments of {args.segment}")
         print(f"single process (1 thread): {local_s:6.1f} s  {args.frames / local_s:6.2f} fps")
         import ray
 

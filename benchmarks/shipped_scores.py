@@ -31,15 +31,15 @@ import torch
 
 
 def measure_fps(name: str, frames: int = 12) -> float | None:
-    from vsrkit import zoo
+    from vsrkit.models import catalogue
     from vsrkit.engine.infer import Upscaler
     from vsrkit.models import spec
     from vsrkit.models.weights import load_model
 
-    entry = zoo.SHIPPED[name]
+    entry = catalogue.SHIPPED[name]
     if entry.evaluation.get("kind") not in ("clip", "images"):  # MFDN, flow networks: not upscalers
         return None
-    model = load_model(zoo.shipped_path(name)).eval()
+    model = load_model(catalogue.shipped_path(name)).eval()
     lq = torch.rand(frames, 3, 144, 176)
     runner = Upscaler(model, spec(entry.method))
     runner.upscale_clip(lq[:2])  # warm-up
@@ -60,10 +60,11 @@ def _flat(scores: dict) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vsrkit import zoo
+    from vsrkit.engine import scoring
+    from vsrkit.models import catalogue
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", action="append", help="zoo entry (repeatable); default: all")
+    ap.add_argument("--model", action="append", help="catalogue entry (repeatable); default: all")
     ap.add_argument("--export", nargs=2, metavar=("NAME", "WEIGHTS"), help="write the shipped file of NAME")
     ap.add_argument("--stage", action="append", default=[], metavar="TEXT",
                     help="with --export: one training stage that led to WEIGHTS, oldest first (config, iterations, "
@@ -84,31 +85,31 @@ def main(argv: list[str] | None = None) -> int:
         from vsrkit.models.weights import read_card
 
         src_card = read_card(src)
-        entry = zoo.SHIPPED[name]
+        entry = catalogue.SHIPPED[name]
         training = {"data": entry.trained_on, "protocol": src_card.get("protocol"),
                     "iterations": src_card.get("iterations"), "config": entry.config,
-                    "hardware": zoo.hardware_summary(), "init_weights": src_card.get("init_weights")}
+                    "hardware": scoring.hardware_summary(), "init_weights": src_card.get("init_weights")}
         if args.stage:
             training["stages"] = args.stage
         if args.photos:
             from vsrkit.data.wallpapers import licence_summary
 
             training["sources"] = licence_summary(args.photos)
-        card = zoo.export(name, src, training=training)
+        card = scoring.export(name, src, training=training)
         print(json.dumps({"name": name, "storage": card["storage"], "scores": card["scores"]}, indent=2))
         return 0
 
-    names = args.model or list(zoo.SHIPPED)
+    names = args.model or list(catalogue.SHIPPED)
     if args.test:
         return _report_test(names, args)
     report = {}
     for name in names:
-        card = zoo.shipped_card(name)
+        card = catalogue.shipped_card(name)
         if not card:
             print(f"{name}: not shipped", file=sys.stderr)
             continue
         start = time.perf_counter()
-        measured = zoo.evaluate_entry(name)
+        measured = scoring.evaluate_entry(name)
         row = {"card": card.get("scores", {}), "measured": measured, "seconds": round(time.perf_counter() - start, 1)}
         if not args.no_fps:
             row["cpu_fps"] = measure_fps(name)
@@ -128,20 +129,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report_test(names: list[str], args: argparse.Namespace) -> int:
-    from vsrkit import zoo
+    from vsrkit.engine import scoring
+    from vsrkit.models import catalogue
 
     report = {}
     for name in names:
-        if zoo.SHIPPED[name].evaluation.get("kind") not in ("clip", "images") or zoo.shipped_path(name) is None:
+        entry = catalogue.SHIPPED[name]
+        if entry.evaluation.get("kind") not in ("clip", "images") or catalogue.shipped_path(name) is None:
             continue  # flow networks have their own check (flow_known_shift.py); unshipped entries have no file
         start = time.perf_counter()
-        scores = zoo.score_test_split(name, frames=args.frames)
+        scores = scoring.score_test_split(name, frames=args.frames)
         scores["seconds"] = round(time.perf_counter() - start, 1)
         report[name] = scores
         if args.write_cards:
-            card = zoo.shipped_card(name)
-            zoo.export(name, zoo.shipped_path(name), training=card.get("training", {}),
-                       extra={"test_scores": scores})
+            card = catalogue.shipped_card(name)
+            scoring.export(name, catalogue.shipped_path(name), training=card.get("training", {}),
+                           extra={"test_scores": scores})
         if not args.json:
             print(_format_test(name, scores), flush=True)
     if args.json:
@@ -172,9 +175,9 @@ def _format_test(name: str, scores: dict) -> str:
 
 
 def _evaluation(name: str) -> dict:
-    from vsrkit import zoo
+    from vsrkit.models import catalogue
 
-    return zoo.SHIPPED[name].evaluation
+    return catalogue.SHIPPED[name].evaluation
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from vsrkit import zoo  # noqa: E402
+from vsrkit.models import catalogue  # noqa: E402
 from vsrkit.engine.bench import make_clip, real_frames  # noqa: E402
 from vsrkit.io import open_reader  # noqa: E402
 from vsrkit.metrics.image import psnr  # noqa: E402
@@ -55,8 +55,8 @@ def video_psnr(path: Path, gt: np.ndarray) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = [zoo.DEFAULT_SHARP] + [n for n, s in zoo.SHIPPED.items()
-                                     if s.method == n and s.evaluation.get("kind") != "none" and n != zoo.DEFAULT_SHARP]
+    default = [catalogue.DEFAULT_SHARP] + [n for n, s in catalogue.SHIPPED.items()
+                                     if s.method == n and s.evaluation.get("kind") != "none" and n != catalogue.DEFAULT_SHARP]
     ap.add_argument("--models", nargs="+", default=default)
     ap.add_argument("--size", default="320x180")
     ap.add_argument("--frames", type=int, default=48)
@@ -70,7 +70,7 @@ def main() -> None:
         src = make_clip(t / "clip.mp4", width, height, args.frames)
         truths: dict[int, np.ndarray] = {}
         for name in args.models:
-            scale = int(zoo.SHIPPED[name].evaluation.get("scale", 4))  # SR-INR runs at its default x4
+            scale = int(catalogue.SHIPPED[name].evaluation.get("scale", 4))  # SR-INR runs at its default x4
             if scale not in truths:
                 truths[scale] = real_frames(scale * width, scale * height, args.frames)
             fps_old, set_old = upscale(src, t / "old.mp4", name, BASELINE)

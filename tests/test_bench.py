@@ -18,7 +18,7 @@ from vsrkit.engine.infer import InferenceOptions, Upscaler
 from vsrkit.errors import VsrkitError
 from vsrkit.models.registry import ModelSpec, build
 
-CONV_SPEC = ModelSpec(name="one_conv", target="unused:Unused", description="one 3x3 conv", scale=1,
+CONV_SPEC = ModelSpec(name="one_conv", description="one 3x3 conv", scale=1,
                       temporal="frame")
 
 
@@ -68,7 +68,7 @@ def test_machine_peak_names_its_source():
 
 
 def test_window_model_input_gives_one_output_per_frame():
-    spec = ModelSpec(name="w", target="unused:U", description="", temporal="window", num_frames=5)
+    spec = ModelSpec(name="w", description="", temporal="window", num_frames=5)
     lr = torch.arange(4.0).reshape(4, 1, 1, 1).expand(4, 3, 2, 2)
     x = bench.model_input(lr, spec, nn.Identity())
     assert x.shape == (4, 5, 3, 2, 2)
@@ -117,7 +117,7 @@ def test_channels_last_bf16_path_close_to_fp32(real_frames):
     """The fast path on a tiny BasicVSR (random weights, real frames) stays close to the exact fp32 output."""
     torch.manual_seed(0)
     model = build("basicvsr", "small")
-    spec = ModelSpec(name="basicvsr", target="x:y", description="", temporal="recurrent", min_size=33)
+    spec = ModelSpec(name="basicvsr", description="", temporal="recurrent", min_size=33)
     lr = torch.from_numpy(np.stack(real_frames[:3])[:, :40, :48]).permute(0, 3, 1, 2).float() / 255
     outs = {}
     for precision, cl in [("fp32", False), ("fp32", True), ("bf16", True)]:
@@ -149,7 +149,7 @@ def test_chunk_from_budget():
 
 
 def test_engine_sizes_recurrent_chunks_from_budget(real_frames):
-    spec = ModelSpec(name="one_conv_r", target="x:y", description="", scale=1, temporal="recurrent")
+    spec = ModelSpec(name="one_conv_r", description="", scale=1, temporal="recurrent")
     lr = torch.from_numpy(np.stack(real_frames)).permute(0, 3, 1, 2).float() / 255  # 6 frames 64x96
     budget = (10 + 2 * 4) * 64 * 96 * fastpath.DEFAULT_BYTES_PER_LR_PIXEL
     runner = Upscaler(OneConv(), spec, InferenceOptions(chunk=None, max_memory=budget))

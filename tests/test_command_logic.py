@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from vsrkit import zoo
+from vsrkit.models import catalogue
 from vsrkit.engine.evaluate import dataset_paths, eval_build_scale, eval_section
 from vsrkit.engine.model_choice import choose_model
 from vsrkit.errors import VsrkitError
 
 
 def test_choose_model():
-    assert choose_model(None, None) == (zoo.DEFAULT_SHARP, None)
-    assert choose_model(None, None, blurry=True) == (zoo.DEFAULT_BLURRY, None)
+    assert choose_model(None, None) == (catalogue.DEFAULT_SHARP, None)
+    assert choose_model(None, None, blurry=True) == (catalogue.DEFAULT_BLURRY, None)
     assert choose_model("srinr", None, scale=3.5) == ("srinr", None)
     assert choose_model(None, "w.safetensors") == (None, "w.safetensors")
     for kwargs, message in [({"blurry": True, "real": True}, "keep one"), ({"scale": 2}, "upscales x4, not x2")]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vsrkit import zoo
+from vsrkit.models import catalogue
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -32,7 +32,7 @@ def _numbers(cell: str) -> list[float]:
 
 
 def test_readme_parameter_counts_match_the_registry():
-    from vsrkit.cli import model_table
+    from vsrkit.models.catalogue import model_table
 
     counts = {row["name"]: row["variants"] for row in model_table()}
     checked = 0
@@ -48,7 +48,7 @@ def test_readme_parameter_counts_match_the_registry():
     assert checked >= 12  # the table was found and read
 
 
-@pytest.mark.parametrize("name", [n for n in zoo.SHIPPED if zoo.shipped_path(n) is not None])
+@pytest.mark.parametrize("name", [n for n in catalogue.SHIPPED if catalogue.shipped_path(n) is not None])
 def test_readme_shipped_scores_match_the_model_cards(name):
     rows = {re.findall(r"`(\w+)`", cells[0])[0]: cells for cells in _table_rows("### Shipped checkpoints")}
     if name == "mfdn":  # shares the edvr row: the MFDN alone has no SR score
@@ -56,7 +56,7 @@ def test_readme_shipped_scores_match_the_model_cards(name):
         return
     cells = rows[name]
     model_cell, bicubic_cell = cells[4], cells[5]
-    scores = zoo.shipped_card(name)["scores"]
+    scores = catalogue.shipped_card(name)["scores"]
     if "model" in scores:
         best = scores.get("adapted", scores["model"])
         expected = [best["psnr_rgb"], best["psnr_y"]]

@@ -102,7 +102,7 @@ def test_streaming_windows_use_new_info(real_frames):
             return x[:, 2:3]
 
     frames = [f * 0 + i for i, f in enumerate(real_frames)]  # frame i has value i everywhere
-    spec = ModelSpec(name="probe", target="x:y", description="", scale=1, temporal="window", num_frames=5,
+    spec = ModelSpec(name="probe", description="", scale=1, temporal="window", num_frames=5,
                      edge_padding="new_info")
     list(Upscaler(Probe(), spec).stream(iter(frames)))
     assert seen[0] == [4, 3, 0, 1, 2] and seen[-1] == [3, 4, 5, 2, 1]
@@ -197,17 +197,17 @@ def test_one_adaptation_step_improves_psnr_on_a_held_out_clip(held_out_frames, p
     """The issue's claim at tiny size: the shipped meta-trained EDVR-tiny + MFDN (configs/dynavsr_small_samples.yaml,
     trained on bikes + bigbuckbunny with random kernels) on carphone, degraded with a fixed kernel never drawn in
     training; one adaptation step (the test-time Adam step) must beat the unadapted backbone."""
-    from vsrkit import zoo
+    from vsrkit.models import catalogue
     from vsrkit.data.datasets import frames_to_tensor
     from vsrkit.degrade import get_protocol
     from vsrkit.engine.adapt import load_mfdn
     from vsrkit.engine.infer import Upscaler
     from vsrkit.models.weights import load_model
 
-    if zoo.shipped_path("edvr") is None or zoo.shipped_path("mfdn") is None:
+    if catalogue.shipped_path("edvr") is None or catalogue.shipped_path("mfdn") is None:
         pytest.skip("the shipped DynaVSR weights are not installed")
-    vsr = load_model(zoo.shipped_path("edvr")).eval()
-    mfdn = load_mfdn(str(zoo.shipped_path("mfdn")))
+    vsr = load_model(catalogue.shipped_path("edvr")).eval()
+    mfdn = load_mfdn(str(catalogue.shipped_path("mfdn")))
     d = get_protocol(protocol, scale=2, **kwargs)(np.stack(held_out_frames))
     lq, gt = frames_to_tensor(d.lr), frames_to_tensor(d.hr)
 
@@ -226,10 +226,10 @@ def test_one_adaptation_step_improves_psnr_on_a_held_out_clip(held_out_frames, p
 def test_eval_model_dynavsr_protocols_report_base_and_adapted(capsys):
     import json
 
-    from vsrkit import zoo
+    from vsrkit.models import catalogue
     from vsrkit.cli import main
 
-    if zoo.shipped_path("edvr") is None:
+    if catalogue.shipped_path("edvr") is None:
         pytest.skip("the shipped DynaVSR weights are not installed")
     assert main(["eval-model", "edvr", "--dataset", "sample:carphone", "--max-frames", "2", "--dynavsr", "mixed",
                  "--json"]) == 0

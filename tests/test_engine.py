@@ -76,7 +76,7 @@ def test_frames_tensor_round_trip_is_exact_for_uint8_and_uint16():
 def test_recurrent_chunks_equal_whole_clip_when_context_covers_memory(chunk, overlap):
     frames = _clip(23)
     model = TemporalBoxSR()
-    s = ModelSpec(name="box", target="x:y", description="", scale=1, temporal="recurrent")
+    s = ModelSpec(name="box", description="", scale=1, temporal="recurrent")
     whole = Upscaler(model, s, InferenceOptions(chunk=1000)).upscale_clip(frames_to_tensor(frames))
     model.calls.clear()
     streamed = list(Upscaler(model, s, InferenceOptions(chunk=chunk, chunk_overlap=overlap)).stream(iter(frames)))
@@ -90,7 +90,7 @@ def test_recurrent_chunks_equal_whole_clip_when_context_covers_memory(chunk, ove
 def test_recurrent_chunks_without_context_differ_at_borders():
     """Guards the previous test: with no overlap, chunk borders do lose information."""
     frames = _clip(12)
-    s = ModelSpec(name="box", target="x:y", description="", scale=1, temporal="recurrent")
+    s = ModelSpec(name="box", description="", scale=1, temporal="recurrent")
     whole = list(Upscaler(TemporalBoxSR(), s, InferenceOptions(chunk=100)).stream(iter(frames)))
     cut = list(Upscaler(TemporalBoxSR(), s, InferenceOptions(chunk=4, chunk_overlap=0)).stream(iter(frames)))
     assert any(not np.array_equal(a, b) for a, b in zip(whole, cut))
@@ -100,7 +100,7 @@ def test_recurrent_chunks_without_context_differ_at_borders():
 @pytest.mark.parametrize("chunk", [1, 4, 50])
 def test_window_scheduler_matches_explicit_windows(padding, chunk):
     frames = _clip(9)
-    s = ModelSpec(name="win", target="x:y", description="", scale=1, temporal="window", num_frames=3,
+    s = ModelSpec(name="win", description="", scale=1, temporal="window", num_frames=3,
                   edge_padding=padding)
     out = list(Upscaler(WindowMixSR(), s, InferenceOptions(chunk=chunk)).stream(iter(frames)))
     assert len(out) == 9
@@ -119,7 +119,7 @@ def test_pad_index_modes():
 @pytest.mark.parametrize("tile,overlap", [(8, 4), (11, 6), (16, 8)])
 def test_tiled_equals_untiled_for_local_model(tile, overlap):
     frames = frames_to_tensor(_clip(2, 37, 45))
-    s = ModelSpec(name="conv", target="x:y", description="", scale=2, temporal="frame")
+    s = ModelSpec(name="conv", description="", scale=2, temporal="frame")
     model = LocalConvSR()
     ref = Upscaler(model, s).upscale_clip(frames)
     tiled = Upscaler(model, s, InferenceOptions(tile=tile, tile_overlap=overlap)).upscale_clip(frames)
@@ -145,14 +145,14 @@ def test_legal_size_padding_is_cropped_back():
             b, t, c, h, w = x.shape
             return F.interpolate(x.reshape(b * t, c, h, w), scale_factor=2).reshape(b, t, c, 2 * h, 2 * w)
 
-    s = ModelSpec(name="m8", target="x:y", description="", scale=2, size_multiple=8, min_size=16)
+    s = ModelSpec(name="m8", description="", scale=2, size_multiple=8, min_size=16)
     out = list(Upscaler(NeedsMultipleOf8(), s).stream(iter(_clip(2, 13, 21))))
     assert out[0].shape == (26, 42, 3)
 
 
 def test_bf16_close_to_fp32():
     frames = frames_to_tensor(_clip(2, 16, 16))
-    s = ModelSpec(name="conv", target="x:y", description="", scale=2)
+    s = ModelSpec(name="conv", description="", scale=2)
     ref = Upscaler(LocalConvSR(), s).upscale_clip(frames)
     low = Upscaler(LocalConvSR(), s, InferenceOptions(precision="bf16")).upscale_clip(frames)
     assert low.dtype == torch.float32 and (low - ref).abs().max().item() < 0.05
@@ -164,7 +164,7 @@ def test_bad_options_are_one_line_errors():
             opts.validate()
         assert "\n" not in str(exc.value)
     with pytest.raises(VsrkitError, match="no frames"):
-        list(Upscaler(LocalConvSR(), ModelSpec(name="c", target="x:y", description="", scale=2)).stream(iter([])))
+        list(Upscaler(LocalConvSR(), ModelSpec(name="c", description="", scale=2)).stream(iter([])))
 
 
 class AuxEchoSR(nn.Module):
@@ -183,7 +183,7 @@ def test_save_aux_writes_one_picture_per_emitted_frame(tmp_path):
     from vsrkit.engine.aux import flow_to_color
 
     frames = _clip(10, 12, 14)
-    s = ModelSpec(name="aux", target="x:y", description="", scale=1, temporal="recurrent")
+    s = ModelSpec(name="aux", description="", scale=1, temporal="recurrent", aux_outputs=("frames", "flow", "scalar"))
     opts = InferenceOptions(chunk=4, chunk_overlap=2, save_aux=str(tmp_path), aux_frames=frozenset(range(1, 10)))
     out = list(Upscaler(AuxEchoSR(), s, opts).stream(iter(frames)))
     assert len(out) == 10
@@ -215,7 +215,7 @@ def test_window_length_comes_from_the_built_model():
             assert x.shape[1] == 5
             return x[:, 2:3]
 
-    s = ModelSpec(name="win", target="x:y", description="", scale=1, temporal="window", num_frames=3)
+    s = ModelSpec(name="win", description="", scale=1, temporal="window", num_frames=3)
     frames = _clip(6)
     out = list(Upscaler(FiveFrameMix(), s, InferenceOptions(chunk=4)).stream(iter(frames)))
     assert all(np.array_equal(a, b) for a, b in zip(out, frames))

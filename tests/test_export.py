@@ -59,7 +59,7 @@ class WarpSR(nn.Module):
 
 
 def test_blocking_operator_is_named_in_one_line(tmp_path):
-    spec = ModelSpec(name="warp", target="x:y", description="", scale=1)
+    spec = ModelSpec(name="warp", description="", scale=1)
     with pytest.raises(VsrkitError) as info:
         export_onnx(WarpSR(), spec, tmp_path / "warp.onnx", height=16, width=16, opset=15)
     msg = str(info.value)

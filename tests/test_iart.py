@@ -80,7 +80,7 @@ def test_registry_entries():
     s, c = spec("iart"), spec("iacnn")
     assert s.variants == VARIANTS and s.temporal == "recurrent" and s.min_size == 64 and s.scale == 4
     assert c.variants == IACNN_VARIANTS and c.temporal == "recurrent" and c.min_size == 33
-    assert s.converter == "vsrkit.models.iart:convert_official_state_dict"
+    assert s.converter.convert is convert_official_state_dict
 
 
 # ----------------------------------------------------------------------------------------------------- converter

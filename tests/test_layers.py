@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("vsrkit.ops", "vsrkit.io"),  # tensor operations; frame/video/picture I/O
     ("vsrkit.degrade", "vsrkit.metrics"),  # degradation protocols; quality metrics
     ("vsrkit.data",),  # datasets, clips, samples
-    ("vsrkit.models", "vsrkit.convert", "vsrkit.zoo"),  # architectures, their registry, official converters, catalogue
+    ("vsrkit.models", "vsrkit.convert"),  # architectures, their registry, official converters, catalogue
     ("vsrkit.engine",),  # streaming inference, evaluation, export, adaptation, dataset building
     ("vsrkit.engine.recipes", "vsrkit.engine.train"),  # training: the loop and the per-method recipes
     ("vsrkit.cli", "vsrkit.__main__"),  # argument parsing and printing
@@ -35,12 +35,6 @@ LAYERS: list[tuple[str, ...]] = [
 ALLOWED: set[tuple[str, str]] = {
     # data/images.py builds its degradation through the training config (the data <-> engine.config circle).
     ("vsrkit.data.images", "vsrkit.engine.config"),
-    # zoo.py still scores and loads through the engine (to be split into a catalogue and engine-level scoring).
-    ("vsrkit.zoo", "vsrkit.engine.adapt"),
-    ("vsrkit.zoo", "vsrkit.engine.config"),
-    ("vsrkit.zoo", "vsrkit.engine.evaluate"),
-    ("vsrkit.zoo", "vsrkit.engine.flow_check"),
-    ("vsrkit.zoo", "vsrkit.engine.recipes.srinr"),
 }
 
 

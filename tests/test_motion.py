@@ -177,7 +177,7 @@ def test_flow_recipe_trains_spynet_and_video_models_start_from_it(tmp_path):
     from vsrkit.engine.train import Trainer
     from vsrkit.models import build
     from vsrkit.models.weights import load_state_dict
-    from vsrkit.zoo import load_flow_init
+    from vsrkit.models.catalogue import load_flow_init
 
     section = {"type": "motion", "photos": ["skimage:astronaut", "skimage:coffee"], "num_frame": 2,
                "gt_size": 64, "motion": {"max_speed": 3.0, "downscale": [1.0, 1.0]}, "batch_size_per_gpu": 1}

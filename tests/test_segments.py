@@ -67,11 +67,11 @@ class FrameSR(nn.Module):
         return x.flip(-1) * 0.9
 
 
-RECURRENT = ModelSpec(name="box", target="x:y", description="", scale=2, temporal="recurrent")
+RECURRENT = ModelSpec(name="box", description="", scale=2, temporal="recurrent")
 
 
 def _window_spec(padding: str) -> ModelSpec:
-    return ModelSpec(name="win", target="x:y", description="", scale=1, temporal="window", num_frames=5,
+    return ModelSpec(name="win", description="", scale=1, temporal="window", num_frames=5,
                      edge_padding=padding)
 
 
@@ -94,7 +94,7 @@ def test_segments_equal_the_whole_clip_run(real_frames, kind, n):
     if kind == "recurrent":
         model, spec, opts = BoxRecurrentSR(), RECURRENT, InferenceOptions(chunk=4, chunk_overlap=2)
     elif kind == "frame":
-        model, spec, opts = FrameSR(), ModelSpec(name="f", target="x:y", description="", scale=1), \
+        model, spec, opts = FrameSR(), ModelSpec(name="f", description="", scale=1), \
             InferenceOptions(chunk=3)
     else:
         model, spec, opts = WindowMixSR(), _window_spec(kind.split("-")[1]), InferenceOptions(chunk=3)

@@ -9,24 +9,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from vsrkit import zoo
+from vsrkit.engine import scoring
 from vsrkit.engine.upscale import resolve_model
 from vsrkit.errors import VsrkitError
+from vsrkit.models import catalogue
 from vsrkit.models.weights import load_state_dict, sha256_file
 
-SHIPPED = [name for name in zoo.SHIPPED if zoo.shipped_path(name) is not None]
+SHIPPED = [name for name in catalogue.SHIPPED if catalogue.shipped_path(name) is not None]
 
 
 def test_default_models_are_shipped():
-    assert zoo.DEFAULT_SHARP in SHIPPED and zoo.DEFAULT_BLURRY in SHIPPED
+    assert catalogue.DEFAULT_SHARP in SHIPPED and catalogue.DEFAULT_BLURRY in SHIPPED
 
 
 def test_index_hashes_sizes_and_budget():
-    idx = zoo.index()
+    idx = catalogue.index()
     assert sorted(idx) == sorted(SHIPPED)
     total = 0
     for name in SHIPPED:
-        path = zoo.shipped_path(name)
+        path = catalogue.shipped_path(name)
         assert idx[name]["sha256"] == sha256_file(path), f"{name}: file differs from index.json"
         total += path.stat().st_size
     assert total <= 40 * 2**20, f"shipped weights take {total / 2**20:.1f} MiB (> 40 MiB)"
@@ -34,8 +35,8 @@ def test_index_hashes_sizes_and_budget():
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_cards_are_complete_and_beat_bicubic(name):
-    card = zoo.shipped_card(name)
-    entry = zoo.SHIPPED[name]
+    card = catalogue.shipped_card(name)
+    entry = catalogue.SHIPPED[name]
     assert card["method"] == entry.method and card["storage"] in ("fp16", "fp32")
     training = card["training"]
     assert training["iterations"] > 0 and training["hardware"] and training["data"]
@@ -49,22 +50,22 @@ def test_cards_are_complete_and_beat_bicubic(name):
         assert scores["epe_1_4"] < 0.5
     if card["storage"] == "fp16":
         assert abs(card["fp16_delta_db"]) <= 0.01
-        assert all(v.dtype in (torch.float16, torch.int64) for v in load_state_dict(zoo.shipped_path(name)).values())
+        assert all(v.dtype in (torch.float16, torch.int64) for v in load_state_dict(catalogue.shipped_path(name)).values())
 
 
 def test_default_model_gains_one_db_over_bicubic():
-    scores = zoo.shipped_card(zoo.DEFAULT_SHARP)["scores"]
+    scores = catalogue.shipped_card(catalogue.DEFAULT_SHARP)["scores"]
     assert scores["model"]["psnr_y"] - scores["bicubic"]["psnr_y"] >= 1.0
 
 
-@pytest.mark.parametrize("name", [n for n in SHIPPED if zoo.SHIPPED[n].method not in ("mfdn", "spynet")])
+@pytest.mark.parametrize("name", [n for n in SHIPPED if catalogue.SHIPPED[n].method not in ("mfdn", "spynet")])
 def test_resolve_model_loads_shipped_weights(name):
     model, spec = resolve_model(name)
-    state = load_state_dict(zoo.shipped_path(name))
+    state = load_state_dict(catalogue.shipped_path(name))
     own = model.state_dict()
-    assert spec.name == zoo.SHIPPED[name].method
+    assert spec.name == catalogue.SHIPPED[name].method
     assert all(torch.equal(own[k], v.to(own[k].dtype)) for k, v in state.items())
-    assert zoo.parameter_count(name) == sum(p.numel() for p in model.parameters())  # what `vsrkit models` shows
+    assert catalogue.parameter_count(name) == sum(p.numel() for p in model.parameters())  # what `vsrkit models` shows
     with pytest.raises(VsrkitError, match="shipped"):
         resolve_model(name, variant="paper")
 
@@ -77,9 +78,9 @@ def test_unshipped_model_needs_weights():
 
 def test_default_card_reproduced_from_the_shipped_file():
     """The benchmark's job in miniature: re-measure the default model on the held-out clip."""
-    card = zoo.shipped_card(zoo.DEFAULT_SHARP)
+    card = catalogue.shipped_card(catalogue.DEFAULT_SHARP)
     torch.manual_seed(0)
-    measured = zoo.evaluate_entry(zoo.DEFAULT_SHARP)
+    measured = scoring.evaluate_entry(catalogue.DEFAULT_SHARP)
     for group in ("model", "bicubic"):
         for k in ("psnr_rgb", "psnr_y"):
             assert measured[group][k] == pytest.approx(card["scores"][group][k], abs=2e-3), (group, k)
@@ -98,9 +99,9 @@ def test_cli_default_and_blurry_models(tmp_path, capsys):
     for i in range(3):
         cv2.imwrite(str(frames / f"{i:08d}.png"), np.roll(base, i, axis=1))
     assert main(["upscale", str(frames), "-o", str(tmp_path / "sharp"), "--quiet"]) == 0
-    assert f"with {zoo.DEFAULT_SHARP} (shipped weights)" in capsys.readouterr().out
+    assert f"with {catalogue.DEFAULT_SHARP} (shipped weights)" in capsys.readouterr().out
     assert main(["upscale", str(frames), "-o", str(tmp_path / "blurry"), "--blurry", "--quiet"]) == 0
-    assert f"with {zoo.DEFAULT_BLURRY} (shipped weights)" in capsys.readouterr().out
+    assert f"with {catalogue.DEFAULT_BLURRY} (shipped weights)" in capsys.readouterr().out
     for out in ("sharp", "blurry"):
         assert [cv2.imread(str(p)).shape for p in sorted((tmp_path / out).iterdir())] == [(128, 160, 3)] * 3
     assert main(["upscale", str(frames), "-o", str(tmp_path / "x"), "--blurry", "-m", "basicvsr"]) == 2
@@ -140,7 +141,7 @@ def test_cli_real_picks_the_real_world_checkpoint_or_names_its_training(tmp_path
     """--real runs the shipped real-world model; until one ships, one line names the config that trains it."""
     from vsrkit.cli import main
 
-    entry = zoo.SHIPPED[zoo.DEFAULT_REAL]
+    entry = catalogue.SHIPPED[catalogue.DEFAULT_REAL]
     assert Path(entry.config).name == "basicvsr_small_real.yaml"
     assert (Path(__file__).resolve().parents[1] / entry.config).is_file()
     assert entry.evaluation["protocol"]["name"] == "compressed"
@@ -153,7 +154,7 @@ def test_cli_real_picks_the_real_world_checkpoint_or_names_its_training(tmp_path
         cv2.imwrite(str(frames / f"{i:08d}.png"), np.full((36, 40, 3), 60 + i, np.uint8))
     code = main(["upscale", str(frames), "-o", str(tmp_path / "out"), "--real", "--quiet"])
     err = capsys.readouterr().err
-    if zoo.shipped_path(zoo.DEFAULT_REAL) is None:
+    if catalogue.shipped_path(catalogue.DEFAULT_REAL) is None:
         assert code == 2 and f"vsrkit train {entry.config}" in err and len(err.strip().splitlines()) == 1
     else:
         assert code == 0
@@ -161,7 +162,7 @@ def test_cli_real_picks_the_real_world_checkpoint_or_names_its_training(tmp_path
     assert main(["upscale", str(frames), "-o", str(tmp_path / "y"), "--real", "--blurry"]) == 2
 
 
-@pytest.mark.parametrize("name", [n for n in zoo.SHIPPED if zoo.SHIPPED[n].evaluation.get("kind") == "clip"])
+@pytest.mark.parametrize("name", [n for n in catalogue.SHIPPED if catalogue.SHIPPED[n].evaluation.get("kind") == "clip"])
 def test_card_protocol_reproduces_from_the_command_line(name, tmp_path):
     """Every clip entry's protocol, written as a -p / --degradation string, parses back to the same options and
     degrades exactly as the card's evaluation does (same pixels, same parameters); for one entry, through
@@ -175,7 +176,7 @@ def test_card_protocol_reproduces_from_the_command_line(name, tmp_path):
     from vsrkit.engine.config import build_protocol
     from vsrkit.io import list_frames, read_image
 
-    ev = zoo.SHIPPED[name].evaluation
+    ev = catalogue.SHIPPED[name].evaluation
     text = protocol_string(ev["protocol"])
     spec = ev["protocol"] if isinstance(ev["protocol"], dict) else {"name": ev["protocol"]}
     parsed_name, options = parse_protocol(text)
@@ -200,10 +201,10 @@ def test_shipped_spynet_follows_known_shifts_and_starts_video_models():
     """Re-measure the shipped flow network's known-shift EPE (card vs now) and load it into a video model."""
     from vsrkit.models import build
 
-    card = zoo.shipped_card("spynet")
-    measured = zoo.evaluate_entry("spynet")
+    card = catalogue.shipped_card("spynet")
+    measured = scoring.evaluate_entry("spynet")
     assert measured["epe_1_4"] == pytest.approx(card["scores"]["epe_1_4"], abs=1e-3) and measured["epe_1_4"] < 0.5
-    model = zoo.load_flow_init(build("basicvsr", "small"), "shipped:spynet")
-    net = zoo.load_spynet("shipped:spynet")
+    model = catalogue.load_flow_init(build("basicvsr", "small"), "shipped:spynet")
+    net = catalogue.load_spynet("shipped:spynet")
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in model.spynet.state_dict().items())
-    assert zoo.parameter_count("spynet") == 1_440_300
+    assert catalogue.parameter_count("spynet") == 1_440_300

@@ -350,49 +350,18 @@ def _add_models(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_models)
 
 
-def _upscale_variant(name: str, default: str) -> str:
-    """The variant ``vsrkit upscale -m NAME`` runs: the shipped checkpoint's, else the registry default."""
-    from vsrkit import zoo
-
-    if zoo.shipped_path(name) is not None:
-        return zoo.shipped_card(name).get("variant") or default
-    return default
-
-
-def model_table() -> list[dict]:
-    """One row per model: name, status, scale, temporal kind, variants with parameter counts."""
-    import torch
-
-    from vsrkit.models import available, build, spec
-
-    rows = []
-    for name in available():
-        s = spec(name)
-        variants = {}
-        for variant in s.variants:
-            try:
-                with torch.device("meta"):  # count without allocating paper-size weights
-                    model = build(name, variant)
-            except (NotImplementedError, RuntimeError):  # a constructor that computes on tensors: allocate
-                model = build(name, variant)
-            variants[variant] = sum(p.numel() for p in model.parameters())
-        rows.append({
-            "name": name, "status": s.status, "scale": "any" if s.arbitrary_scale else s.scale,
-            "temporal": s.temporal, "default_variant": s.default_variant, "variants": variants,
-            "upscale_variant": _upscale_variant(name, s.default_variant),
-            "description": s.description, "paper": s.paper,
-        })
-    return rows
-
-
 def _cmd_models(args: argparse.Namespace) -> int:
+    from vsrkit.models.catalogue import model_table, shipped_table
+
     rows = model_table()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     print(f"{'model':<12} {'status':<12} {'scale':<6} {'temporal':<10} variants (parameters)")
     for r in rows:
-        variants = ", ".join(f"{v}{'*' if v == r['upscale_variant'] else ''} ({n:,})" for v, n in r["variants"].items())
+        scales = r["variant_scales"]
+        variants = ", ".join(f"{v}{'*' if v == r['upscale_variant'] else ''} ({n:,}"
+                             f"{f', x{scales[v]}' if '/' in str(r['scale']) else ''})" for v, n in r["variants"].items())
         print(f"{r['name']:<12} {r['status']:<12} {str(r['scale']):<6} {r['temporal']:<10} {variants}")
     print("* the variant `vsrkit upscale -m NAME` runs: its shipped checkpoint's, else the registry default")
     shipped = shipped_table()
@@ -404,39 +373,6 @@ def _cmd_models(args: argparse.Namespace) -> int:
             print(f"{r['name']:<9} {r['variant']:<15} {r['params']:>9,}  {r['protocol']:<34} {fmt(r['psnr_y'])} "
                   f"{fmt(r['bicubic_psnr_y'])}  {r['role']}")
     return 0
-
-
-def shipped_table() -> list[dict]:
-    """One row per shipped checkpoint: name, variant, parameters, evaluation protocol, held-out PSNR-Y vs bicubic."""
-    from vsrkit import zoo
-
-    rows = []
-    for name, entry in zoo.SHIPPED.items():
-        path = zoo.shipped_path(name)
-        if path is None:
-            continue
-        card = zoo.shipped_card(name)
-        scores = card.get("scores") or {}
-        ev = entry.evaluation
-        if "model" in scores:
-            best = scores.get("adapted", scores["model"])
-            psnr_y, bic = best["psnr_y"], scores["bicubic"]["psnr_y"]
-            proto = ev["protocol"] if isinstance(ev["protocol"], str) else ev["protocol"]["name"]
-            protocol = f"{proto} x{ev['scale']}, {ev['clip'].split('_')[0]}" + (" +adapt" if "adapted" in scores else "")
-        elif "epe_1_4" in scores:
-            psnr_y = bic = None
-            protocol = f"known shifts: EPE {scores['epe_1_4']:.2f} px"
-        elif scores:
-            first = next(iter(scores))
-            psnr_y, bic = scores[first]["psnr_y"], scores[first]["bicubic_psnr_y"]
-            protocol = f"bi {first}, held-out photos"
-        else:
-            psnr_y = bic = None
-            protocol = "-"
-        params = zoo.parameter_count(name)
-        rows.append({"name": name, "variant": card.get("variant") or "-", "params": params, "protocol": protocol,
-                     "psnr_y": psnr_y, "bicubic_psnr_y": bic, "role": entry.role, "file": entry.file})
-    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------

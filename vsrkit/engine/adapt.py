@@ -380,21 +380,14 @@ class AdaptingBackbone(nn.Module):
                 return vsr(batch)
 
 
-def downscaler_classes() -> dict[str, type[nn.Module]]:
-    """The DynaVSR downscalers by model-card method name (they are not registry models: no SR contract)."""
-    from vsrkit.models.dynavsr import MFDN, SFDN
-
-    return {"mfdn": MFDN, "sfdn": SFDN}
-
-
 def load_mfdn(path: str) -> nn.Module:
-    """An MFDN/SFDN from a vsrkit safetensors file (``vsrkit convert mfdn …`` or a DynaVSR training run)."""
-    from vsrkit.models.weights import load_into, read_card
+    """A DynaVSR downscaler (MFDN/SFDN: the helper networks declared with ``role="downscaler"``) from a vsrkit
+    safetensors file (``vsrkit convert mfdn …`` or a DynaVSR training run)."""
+    from vsrkit.models.registry import with_role
+    from vsrkit.models.weights import load_network, read_card
 
-    card = read_card(path)
-    method = card.get("method")
-    classes = downscaler_classes()
-    if method not in classes:
+    method = read_card(path).get("method")
+    if method not in with_role("downscaler"):
         raise VsrkitError(f"--mfdn {path!r} holds {method or 'no model card'}, not an MFDN: pass weights written by "
                           "`vsrkit convert mfdn …` or a DynaVSR training run")
-    return load_into(classes[method](**card.get("overrides", {})), path)
+    return load_network(path)

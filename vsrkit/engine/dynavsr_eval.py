@@ -25,14 +25,14 @@ def adaptation_inputs(backbone: str, *, mfdn: str | None, lr: float | None, weig
     """The MFDN (``mfdn`` or the shipped one) and the adaptation lr: ``lr``; else the step the shipped ``backbone``
     was meta-trained for when it runs its shipped weights (``weights`` is None); else :data:`OFFICIAL_ADAPT_LR`.
     ``flag`` names the option in the error when no MFDN is available."""
-    from vsrkit import zoo
+    from vsrkit.models import catalogue
     from vsrkit.engine.adapt import load_mfdn
 
-    mfdn_path = mfdn or zoo.shipped_path("mfdn")
+    mfdn_path = mfdn or catalogue.shipped_path("mfdn")
     if mfdn_path is None:
         raise VsrkitError(f"{flag} needs --mfdn WEIGHTS (an MFDN for the backbone's scale)")
     if lr is None:
-        entry = zoo.SHIPPED.get(backbone) if weights is None else None
+        entry = catalogue.SHIPPED.get(backbone) if weights is None else None
         lr = float(entry.evaluation["adapt"]["lr"]) if entry is not None and "adapt" in entry.evaluation \
             else OFFICIAL_ADAPT_LR
     return load_mfdn(str(mfdn_path)), lr

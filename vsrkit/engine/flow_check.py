@@ -65,15 +65,15 @@ def mean_epe(rows: Sequence[dict[str, Any]], low: float = 1.0, high: float = 4.0
 
 
 def shipped_flow_networks() -> Iterator[tuple[str, nn.Module]]:
-    """``(zoo name, SpyNet)`` for every shipped checkpoint with a flow network (and the shipped SpyNet itself)."""
-    from vsrkit import zoo
+    """``(catalogue name, SpyNet)`` for every shipped checkpoint with a flow network (and the shipped SpyNet itself)."""
+    from vsrkit.models import catalogue
     from vsrkit.engine.upscale import resolve_model
 
-    for name, entry in zoo.SHIPPED.items():
-        if zoo.shipped_path(name) is None:
+    for name, entry in catalogue.SHIPPED.items():
+        if catalogue.shipped_path(name) is None:
             continue
         if entry.method == "spynet":
-            yield name, zoo.load_spynet(f"shipped:{name}")
+            yield name, catalogue.load_spynet(f"shipped:{name}")
             continue
         if entry.method in ("mfdn",):
             continue

@@ -181,13 +181,15 @@ def _axis_weights(
 # ----------------------------------------------------------------------------------------------------------------
 # The runner
 # ----------------------------------------------------------------------------------------------------------------
-def _has_aux_outputs(model: nn.Module) -> bool:
-    """True when the model's forward takes ``return_aux`` (the model contract's auxiliary outputs)."""
+def _has_aux_outputs(model: nn.Module, spec: ModelSpec) -> bool:
+    """True when the spec declares auxiliary outputs (``ModelSpec.aux_outputs``) and the module being run takes
+    ``return_aux`` (a wrapper such as the DynaVSR adapter does not)."""
     forward = getattr(model, "forward", None)
     try:
-        return "return_aux" in inspect.signature(forward).parameters
+        takes_flag = "return_aux" in inspect.signature(forward).parameters
     except (TypeError, ValueError):
-        return False
+        takes_flag = False
+    return bool(spec.aux_outputs) and takes_flag
 
 
 class Upscaler:
@@ -213,7 +215,7 @@ class Upscaler:
                               "drop --tile (it evaluates its output in bounded-memory chunks itself)")
         if self.options.tile is not None and not isinstance(self.scale, int):
             raise VsrkitError(f"--tile needs an integer scale (got x{self.scale:g}): drop --tile")
-        if self.options.save_aux is not None and not _has_aux_outputs(model):
+        if self.options.save_aux is not None and not _has_aux_outputs(model, spec):
             raise VsrkitError(f"model {spec.name!r} has no auxiliary outputs to save: drop --save-aux (models with "
                               "flows, masks or kernels, e.g. fmanet or bvsr_ik, have them)")
         self.model_seconds = 0.0  # time spent in the model (benchmarks compare it with I/O waits)

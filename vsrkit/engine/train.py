@@ -233,7 +233,7 @@ class Trainer:
         init_flow = get(cfg, "model.init_flow")
         if init_flow:
             # video models start their flow network from a pre-trained one (issue 18: shipped:spynet)
-            from vsrkit.zoo import load_flow_init
+            from vsrkit.models.catalogue import load_flow_init
 
             load_flow_init(model, init_flow)
         self.model_name = require(cfg, "model.name")

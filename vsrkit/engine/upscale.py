@@ -61,7 +61,7 @@ def resolve_model(
     scale: int | float | None = None, untrained: bool = False,
 ) -> tuple[nn.Module, ModelSpec]:
     """Build the model to run, with trained weights: ``weights`` (its card names the model), else the shipped
-    checkpoint of ``name`` (:mod:`vsrkit.zoo`); ``name=None`` means bicubic. ``untrained=True`` builds random
+    checkpoint of ``name`` (:mod:`vsrkit.models.catalogue`); ``name=None`` means bicubic. ``untrained=True`` builds random
     weights instead (smoke tests, speed measurements); a learned model with neither is a one-line error.
 
     Arbitrary-scale models (``ModelSpec.arbitrary_scale``) take any real ``scale`` > 0, also with a weights file;
@@ -71,14 +71,14 @@ def resolve_model(
         raise VsrkitError(f"--scale must be positive (got {scale}): use e.g. --scale 4 or drop it")
     name = name or ("bicubic" if weights is None else None)
     if weights is None and name != "bicubic" and not untrained:
-        from vsrkit import zoo
+        from vsrkit.models import catalogue
 
         spec(name)  # one-line error for unknown names
-        weights = zoo.shipped_path(name)
+        weights = catalogue.shipped_path(name)
         if weights is None:
             raise VsrkitError(f"model {name!r} has no shipped weights: pass --weights FILE (from `vsrkit train`, or an "
                               f"official checkpoint via `vsrkit convert`)")
-        shipped_variant = zoo.shipped_card(name).get("variant")
+        shipped_variant = catalogue.shipped_card(name).get("variant")
         if variant is not None and variant != shipped_variant:
             raise VsrkitError(f"the shipped {name} weights are variant {shipped_variant!r}, not {variant!r}: drop "
                               "--variant or pass --weights for that variant")

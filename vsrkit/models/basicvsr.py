@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import ModelSpec, OfficialConverter
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
 from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet, neighbour_flows
 from vsrkit.ops.warp import flow_warp_nchw
@@ -56,6 +57,8 @@ class BasicVSR(nn.Module):
         spynet_pretrained: optional path to SpyNet weights (BasicSR ``spynet_sintel_final-3d2a1287.pth`` or a
             safetensors conversion), loaded strictly into the flow estimator; training starts from it.
     """
+
+    scale = 4
 
     def __init__(self, *, num_feat: int = 64, num_block: int = 30, spynet_pretrained: str | Path | None = None) -> None:
         super().__init__()
@@ -162,3 +165,28 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     """
     return rename_by_prefix(unwrap_checkpoint(state_dict), OFFICIAL_KEY_PREFIXES, dropped=OFFICIAL_KEYS_DROPPED,
                             what="BasicSR BasicVSR", report=report)
+
+
+SPECS = (
+    ModelSpec(
+        name="basicvsr",
+        builder=BasicVSR,
+        description="BasicVSR: bidirectional recurrent propagation with SpyNet flow alignment (BasicSR weights load)",
+        scale=4,
+        temporal="recurrent",
+        variants=VARIANTS,
+        default_variant="paper",
+        min_size=SPYNET_MIN_SIZE,  # SpyNet's 6-level pyramid needs H, W > 32
+        aux_outputs=("flows_forward", "flows_backward"),
+        paper="Chan et al., BasicVSR, CVPR 2021",
+        # BasicSR basicsr/archs/basicvsr_arch.py BasicVSR(num_feat=64, num_block=30, spynet_path=None);
+        # forward(x (B,T,3,H,W)) -> (B,T,3,4H,4W).
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"num_feat": 64, "num_block": 30, "spynet_path": None},
+            kwargs_from_official=lambda a: {"num_feat": int(a["num_feat"]), "num_block": int(a["num_block"])},
+            call=lambda model, x: model(x),
+        ),
+    ),
+)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vsrkit.models.spec import ModelSpec
 from vsrkit.ops.resize import imresize
 
 
@@ -46,3 +47,16 @@ class Lanczos(nn.Module):
         out = [cv2.resize(f, size, interpolation=cv2.INTER_LANCZOS4).reshape(size[1], size[0], c) for f in frames]
         y = torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2)
         return y.reshape(b, t, c, h * self.scale, w * self.scale).to(x.dtype)
+
+
+SPECS = (
+    ModelSpec(
+        name="bicubic",
+        builder=Bicubic,
+        description="MATLAB-compatible bicubic upscaling (the baseline every table compares with)",
+        scale=None,  # every variant sets its own
+        temporal="frame",
+        variants={"default": {"scale": 4}, "x2": {"scale": 2}, "x3": {"scale": 3}, "x4": {"scale": 4}},
+        status="baseline",
+    ),
+)

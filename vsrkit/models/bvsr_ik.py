@@ -60,6 +60,7 @@ from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import ModelSpec, OfficialConverter
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
 from vsrkit.ops.restormer import GatedFeedForward, transposed_attention
 from vsrkit.ops.siren import SirenAtomBank, delta_atom
@@ -577,3 +578,33 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     if report is not None:
         report["added"] = added
     return out
+
+
+SPECS = (
+    ModelSpec(
+        name="bvsr_ik",
+        builder=BVSRIK,
+        description="BVSR-IK: blind VSR with SIREN multi-scale kernel dictionaries, ISC correction and ITA alignment",
+        scale=4,
+        # Handles any T (bidirectional recurrence). The authors evaluate their weights on 5-frame windows keeping
+        # the centre output; the engine runs overlapping recurrent chunks instead (use --chunk 5 to stay close to
+        # the length the official feature_order="official" weights were trained on).
+        temporal="recurrent",
+        num_frames=5,
+        variants=VARIANTS,
+        default_variant="paper",
+        min_size=SPYNET_MIN_SIZE,
+        size_multiple=_PAD_MULTIPLE,
+        aux_outputs=("corrected", "isc_mu", "isc_omega", "isc_atoms", "flows_forward", "flows_backward"),
+        paper="Zhu et al., Blind Video Super-Resolution based on Implicit Kernels, ICCV 2025",
+        # QZ1-boy/BVSR-IK model_KCA.py KCANet(config); the config fields it reads are below (every other size is
+        # hard-coded). forward(lrs (B,T,3,H,W) BGR) -> {'outputs': (B,T,3,4H,4W), 'lr_corrs': (B,T,3,H,W)} (BGR).
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"in_channels": 3, "dim": 64, "num_seq": 5, "bias": False, "scale": 4},
+            kwargs_from_official=lambda a: {} if int(a["dim"]) == 64 else {"num_feat": int(a["dim"])},
+            call=lambda model, lrs: (lambda r: (r["outputs"], r["lr_corrs"]))(model.forward_bgr(lrs)),
+        ),
+    ),
+)

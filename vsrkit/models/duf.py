@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import ModelSpec, OfficialConverter
 
 __all__ = ["DUF", "VARIANTS", "OFFICIAL_KEY_PREFIXES", "convert_official_state_dict", "dynamic_upsample"]
 
@@ -162,3 +163,29 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     """DynaVSR/mmsr DUF checkpoint → :class:`DUF` keys (identity table; BatchNorm buffers kept)."""
     sd = {k[7:] if k.startswith("module.") else k: v for k, v in unwrap_checkpoint(state_dict).items()}
     return rename_by_prefix(sd, OFFICIAL_KEY_PREFIXES, what="DynaVSR DUF", report=report)
+
+
+SPECS = (
+    ModelSpec(
+        name="duf",
+        builder=DUF,
+        description="DUF (dynamic upsampling filters, 16/28/52 layers) as DynaVSR's backbone",
+        scale=None,  # every variant sets its own
+        temporal="window",
+        num_frames=7,
+        variants=VARIANTS,
+        default_variant="16l_x2",
+        edge_padding="new_info",
+        paper="Jo et al., DUF, CVPR 2018 (DynaVSR backbone, Lee et al., WACV 2021)",
+        # DynaVSR codes/models/archs/DUF_arch.py DUF_16L(scale=2, adapt_official=True); forward(x (B,7,3,h,w)) ->
+        # (B,3,sh,sw). (DUF_28L/DUF_52L: vsrkit DUF(depth=28/52), same converter.)
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"scale": 2, "adapt_official": True},
+            kwargs_from_official=lambda a: {"depth": 16, "scale": int(a["scale"]),
+                                            "adapt_official": bool(a["adapt_official"])},
+            call=lambda model, x: model.restore(x),
+        ),
+    ),
+)

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import NetworkSpec, OfficialConverter
 
 __all__ = ["MFDN", "SFDN", "VARIANTS", "OFFICIAL_KEY_PREFIXES", "convert_official_state_dict"]
 
@@ -137,3 +138,43 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
 def mean_downscale_check(x: Tensor, scale: int) -> Tensor:  # pragma: no cover - debugging helper
     """Plain area downscaling, the trivial SLR estimate to compare MFDN against."""
     return F.avg_pool2d(x.flatten(0, 1), scale).unflatten(0, x.shape[:2])
+
+
+SPECS = (
+    # esw0116/DynaVSR codes/models/archs/LRimg_estimator.py DirectKernelEstimatorVideo(nf=64, in_nc=3, scale=2)
+    # (MFDN); forward(x (B,3,T,H,W)) -> (B,3,T,H/s,W/s).
+    NetworkSpec(
+        name="mfdn",
+        builder=MFDN,
+        description="DynaVSR multi-frame downscaling network (--adapt dynavsr)",
+        role="downscaler",
+        variants=VARIANTS,
+        default_variant="x2",
+        paper="Lee, Choi, Lee, DynaVSR, WACV 2021",
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"nf": 64, "in_nc": 3, "scale": 2},
+            kwargs_from_official=lambda a: {"num_feat": int(a["nf"]), "scale": int(a["scale"]),
+                                            "in_channels": int(a["in_nc"])},
+            call=lambda model, x: model.forward_official(x),
+        ),
+    ),
+    # DynaVSR DirectKernelEstimator_CMS(nf=64) (SFDN, x2); forward(x (N,3,H,W)) -> (N,3,H/2,W/2).
+    NetworkSpec(
+        name="sfdn",
+        builder=SFDN,
+        description="DynaVSR single-frame downscaling network, x2",
+        role="downscaler",
+        variants={"x2": {"num_feat": 64}},
+        default_variant="x2",
+        paper="Lee, Choi, Lee, DynaVSR, WACV 2021",
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"nf": 64},
+            kwargs_from_official=lambda a: {"num_feat": int(a["nf"])},
+            call=lambda model, x: model.forward_images(x),
+        ),
+    ),
+)

@@ -22,12 +22,15 @@ exactly (identity rename table). Weights: DynaVSR's Google-Drive release, no lic
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import ModelSpec, OfficialConverter
 from vsrkit.ops.blocks import ResidualBlockNoBN, make_layer
 from vsrkit.ops.deform_conv import ModulatedDCNPack
 
@@ -209,6 +212,11 @@ class EDVR(nn.Module):
         base = F.interpolate(x[:, self.center], scale_factor=self.scale, mode="bilinear", align_corners=False)
         return out + base
 
+    @property
+    def num_frames(self) -> int:
+        """The window length the engine feeds (the model contract's name for ``num_frame``)."""
+        return self.num_frame
+
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 5 or x.shape[2] != 3:
             raise ValueError(f"EDVR expects (B, N, 3, h, w), got {tuple(x.shape)}")
@@ -233,3 +241,40 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     """DynaVSR/mmsr EDVR checkpoint (bare state dict, ``module.`` prefixes stripped) → :class:`EDVR` state dict."""
     return rename_by_prefix(_strip_module(unwrap_checkpoint(state_dict)), OFFICIAL_KEY_PREFIXES,
                             what="DynaVSR EDVR", report=report)
+
+
+def kwargs_from_official(a: dict[str, Any]) -> dict[str, Any]:
+    """Official ``EDVR(nf, nframes, groups, front_RBs, back_RBs, center, predeblur, HR_in, w_TSA, scale)`` kwargs →
+    :class:`EDVR` kwargs."""
+    if a["predeblur"] or a["HR_in"] or a["center"] not in (None, int(a["nframes"]) // 2):
+        raise VsrkitError("EDVR: predeblur/HR_in/off-centre reference are not used by DynaVSR and not supported")
+    return {"num_feat": int(a["nf"]), "num_frame": int(a["nframes"]), "deformable_groups": int(a["groups"]),
+            "num_extract_block": int(a["front_RBs"]), "num_reconstruct_block": int(a["back_RBs"]),
+            "scale": int(a["scale"]), "with_tsa": bool(a["w_TSA"])}
+
+
+SPECS = (
+    ModelSpec(
+        name="edvr",
+        builder=EDVR,
+        description="EDVR (PCD deformable alignment + TSA fusion) as DynaVSR's backbone; pure-PyTorch DCNv2",
+        scale=None,  # every variant sets its own
+        temporal="window",
+        num_frames=5,  # l_x4_7f is a 7-frame model: the built model's num_frames wins
+        variants=VARIANTS,
+        default_variant="m_x2",
+        size_multiple=4,
+        edge_padding="new_info",
+        paper="Wang et al., EDVR, CVPRW 2019 (DynaVSR backbone, Lee et al., WACV 2021)",
+        # DynaVSR codes/models/archs/EDVR_arch.py EDVR(...); defaults = EDVR-M x2 of the DynaVSR option files.
+        # forward(x (B,N,3,h,w)) -> (B,3,sh,sw).
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"nf": 64, "nframes": 5, "groups": 8, "front_RBs": 5, "back_RBs": 10, "center": None,
+                               "predeblur": False, "HR_in": False, "w_TSA": True, "scale": 2},
+            kwargs_from_official=kwargs_from_official,
+            call=lambda model, x: model.restore(x),
+        ),
+    ),
+)

@@ -48,6 +48,7 @@ from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import ModelSpec, OfficialConverter
 from vsrkit.ops.dynamic_filter import dynamic_downsample, dynamic_upsample
 from vsrkit.ops.restormer import ChannelLayerNorm, GatedFeedForward, transposed_attention
 from vsrkit.ops.warp import flow_warp_nchw
@@ -633,3 +634,34 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     if report is not None:
         report["reshaped"] = reshaped
     return sd
+
+
+SPECS = (
+    ModelSpec(
+        name="fmanet",
+        builder=FMANet,
+        description="FMA-Net: joint x4 VSR + deblurring with flow-guided dynamic filtering and FRMA (official weights "
+        "load)",
+        scale=4,
+        temporal="window",
+        num_frames=3,  # paper-t5 is a 5-frame model: the built model's num_frames wins
+        variants=VARIANTS,
+        default_variant="paper",
+        # The official test loop drops the first/last T//2 frames (no padding, issue #28); vsrkit replicates the
+        # end frames so every input frame gets an output (metrics on the paper protocol skip those frames).
+        edge_padding="replicate",
+        aux_outputs=("flow_x", "mask_x", "flow_y", "mask_y", "lr_warp", "kernels_d", "kernels_r"),
+        paper="Youk, Oh, Kim, FMA-Net, CVPR 2024",
+        # KAIST-VICLab/FMA-Net model.py FMANet(config) (experiment.cfg keys); forward(x [B,3,T,h,w] BGR, y=None) ->
+        # dict: recon, hr_warp, image_flow, F_sharp_D (only with y), output, lr_warp, F_sharp_R. Releases: the
+        # combined state dict, or model_D_best.pt + model_R_best.pt (pass their folder; see load_official_files).
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults=OFFICIAL_CONFIG,
+            kwargs_from_official=kwargs_from_official_config,
+            call=lambda model, x, y=None: model.official_forward(x, y),
+            read=load_official_files,
+        ),
+    ),
+)

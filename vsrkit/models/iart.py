@@ -59,9 +59,10 @@ from torch import Tensor, nn
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
 from vsrkit.models.basicvsr import BasicVSR
+from vsrkit.models.spec import ModelSpec, OfficialConverter, require_official
 from vsrkit.ops.blocks import ConvResidualBlocks, PixelShuffleUpsampler
 from vsrkit.ops.implicit_align import ALIGNMENTS, ImplicitAlign, build_aligner, sine_encoding, sine_inverse_frequencies
-from vsrkit.ops.spynet import SpyNet, neighbour_flows
+from vsrkit.ops.spynet import SPYNET_MIN_SIZE, SpyNet, neighbour_flows
 from vsrkit.ops.warp import flow_warp_nchw
 from vsrkit.ops.window_attention import SwinBlock3D, relative_position_index_3d
 
@@ -395,3 +396,56 @@ def _window_from_table(n_tokens: int, table_rows: int | None) -> tuple[int, int,
         if s * s == hw and (table_rows is None or (2 * d - 1) * (2 * s - 1) ** 2 == table_rows):
             return (d, s, s)
     return None
+
+
+def kwargs_from_official(a: dict[str, Any]) -> dict[str, Any]:
+    """Official ``IART(...)`` kwargs → :class:`IART` kwargs (only the released input layout is supported)."""
+    for key, value in (("in_channels", 3), ("num_frames", 3), ("patch_size", 1), ("is_low_res_input", True)):
+        require_official(a, key, value, {})
+    return {"mid_channels": int(a["mid_channels"]), "embed_dim": int(a["embed_dim"]),
+            "depths": [int(d) for d in a["depths"]], "num_heads": [int(h) for h in a["num_heads"]],
+            "window_size": [int(v) for v in a["window_size"]]}
+
+
+SPECS = (
+    ModelSpec(
+        name="iart",
+        builder=IART,
+        description="IA-RT: PSRT-recurrent with implicit resampling-based alignment (official IART weights load)",
+        scale=4,
+        temporal="recurrent",
+        variants=VARIANTS,
+        default_variant="paper",
+        min_size=IART_MIN_SIZE,  # official assert (LR H, W >= 64)
+        aux_outputs=("flows_forward", "flows_backward"),
+        paper="Xu et al., Enhancing Video Super-Resolution via Implicit Resampling-based Alignment, CVPR 2024",
+        # kai422/IART archs/iart_arch.py IART(in_channels=3, mid_channels=64, embed_dim=120, depths=[6,6,6],
+        # num_heads=[6,6,6], window_size=[3,8,8], num_frames=3, img_size=64, patch_size=1, cpu_cache_length=100,
+        # is_low_res_input=True, spynet_path=None, use_checkpoint=[True]*4); forward(lqs (B,T,3,H,W) RGB,
+        # H,W >= 64) -> (B,T,3,4H,4W). img_size, cpu_cache_length and use_checkpoint have no numerical effect.
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"in_channels": 3, "mid_channels": 64, "embed_dim": 120, "depths": [6, 6, 6],
+                               "num_heads": [6, 6, 6], "window_size": [3, 8, 8], "num_frames": 3, "img_size": 64,
+                               "patch_size": 1, "cpu_cache_length": 100, "is_low_res_input": True,
+                               "spynet_path": None, "use_checkpoint": [True] * 4},
+            kwargs_from_official=kwargs_from_official,
+            call=lambda model, lqs: model(lqs),
+        ),
+    ),
+    ModelSpec(
+        name="iacnn",
+        builder=IACNN,
+        description="IA-CNN (re-creation, no official code): BasicVSR with implicit alignment; alignment= selects "
+        "nearest/bilinear/bicubic/implicit",
+        scale=4,
+        temporal="recurrent",
+        variants=IACNN_VARIANTS,
+        default_variant="paper",
+        min_size=SPYNET_MIN_SIZE,
+        aux_outputs=("flows_forward", "flows_backward"),
+        paper="Xu et al., CVPR 2024 (IA-CNN; vsrkit re-creation, parameter-matched hypothesis)",
+        status="re-creation",
+    ),
+)

@@ -80,6 +80,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vsrkit.models.spec import ModelSpec
 from vsrkit.ops.hash_encoding import HashGrid, multilinear_weights
 from vsrkit.ops.resize import cubic_sample
 
@@ -342,3 +343,33 @@ def pea_loss(pred: Tensor, target: Tensor, *, tau: float = 1e-4, eps: float = 1e
     l_recon = (e * recon_mask).mean()
     l_boost = (e + boost_mask * delta).mean() if variant == "literal" else (e * (1 + delta * boost_mask)).mean()
     return l_recon + alpha * l_boost
+
+
+_PAPER = "Aiyetigbo et al., Implicit Neural Representation for Video and Image Super-Resolution"
+
+SPECS = (
+    ModelSpec(
+        name="srinr",
+        builder=SRINR,
+        description="SR-INR (image mode): 6-D hash-grid INR over (x, y, t, texture code), any real scale",
+        scale=None,
+        arbitrary_scale=True,
+        temporal="frame",  # image mode: every frame on its own (t = 0)
+        variants=VARIANTS,
+        default_variant="paper",
+        aux_outputs=("codes_map",),
+        paper=_PAPER,  # no official weights exist
+    ),
+    ModelSpec(
+        name="srinr_video",
+        builder=SRINR,
+        description="SR-INR (video mode, z_t = t/(T-1) over the clip): run fitted models with --chunk >= frames",
+        scale=None,
+        arbitrary_scale=True,
+        temporal="recurrent",  # an output frame depends on the clip (its time coordinate spans the clip)
+        variants={name: {**kwargs, "mode": "video"} for name, kwargs in VARIANTS.items()},
+        default_variant="paper",
+        aux_outputs=("codes_map",),
+        paper=_PAPER,
+    ),
+)

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 
 from vsrkit.checkpoint import rename_by_prefix, unwrap_checkpoint
 from vsrkit.errors import VsrkitError
+from vsrkit.models.spec import ModelSpec, OfficialConverter, require_official
 from vsrkit.ops.warp import flow_warp
 
 __all__ = ["TOFlow", "TOFSpyNet", "OFFICIAL_KEY_PREFIXES", "convert_official_state_dict"]
@@ -157,3 +158,30 @@ def convert_official_state_dict(state_dict: dict, report: dict | None = None) ->
     """DynaVSR TOFlow checkpoint → :class:`TOFlow` keys (identity table; BatchNorm buffers kept)."""
     sd = {k[7:] if k.startswith("module.") else k: v for k, v in unwrap_checkpoint(state_dict).items()}
     return rename_by_prefix(sd, OFFICIAL_KEY_PREFIXES, what="DynaVSR TOFlow", report=report)
+
+
+SPECS = (
+    ModelSpec(
+        name="toflow",
+        builder=TOFlow,
+        description="TOFlow (BatchNorm SpyNet, 7 bicubic-upsampled frames) as DynaVSR's backbone",
+        scale=None,  # every variant sets its own
+        temporal="window",
+        num_frames=7,
+        variants={"x2": {"scale": 2}},
+        default_variant="x2",
+        min_size=8,  # 16 px after the x2 pre-upsampling
+        edge_padding="new_info",
+        aux_outputs=("flows",),
+        paper="Xue et al., TOFlow, IJCV 2019 (DynaVSR backbone, Lee et al., WACV 2021)",
+        # DynaVSR codes/models/archs/TOF_arch.py TOFlow(adapt_official=True); forward(x (B,7,3,H,W) already
+        # bicubic-upsampled) -> (B,3,H,W).
+        converter=OfficialConverter(
+            convert=convert_official_state_dict,
+            key_table=OFFICIAL_KEY_PREFIXES,
+            official_defaults={"adapt_official": True},
+            kwargs_from_official=lambda a: require_official(a, "adapt_official", True, {"scale": 2}),
+            call=lambda model, x: model.restore(x),
+        ),
+    ),
+)

@@ -20,7 +20,7 @@ from torch import nn
 from vsrkit.checkpoint import KeyMismatch, load_strict
 from vsrkit.errors import VsrkitError
 from vsrkit.io import atomic
-from vsrkit.models.registry import build, spec
+from vsrkit.models.registry import build, network, spec
 
 CARD_KEY = "vsrkit"
 
@@ -86,17 +86,33 @@ def load_into(model: nn.Module, path: str | Path) -> nn.Module:
     return model
 
 
-def load_model(path: str | Path, *, name: str | None = None, variant: str | None = None) -> nn.Module:
-    """Build the model described by the file's card (or by ``name``/``variant``) and load the weights strictly."""
-    card = read_card(path)
+def _card_method(path: str | Path, card: dict[str, Any], name: str | None) -> str:
     method = card.get("method") or name
     if method is None:
         raise VsrkitError(f"weights {str(path)!r} carry no vsrkit model card: pass --model NAME (and --variant)")
     if name is not None and name != method:
         raise VsrkitError(f"weights {str(path)!r} are for model {method!r}, not {name!r}: drop --model or fix it")
+    return method
+
+
+def load_model(path: str | Path, *, name: str | None = None, variant: str | None = None) -> nn.Module:
+    """Build the model described by the file's card (or by ``name``/``variant``) and load the weights strictly."""
+    card = read_card(path)
+    method = _card_method(path, card, name)
     spec(method)  # one-line error for unknown names
     model = build(method, variant or card.get("variant"), **card.get("overrides", {}))
     return load_into(model, path)
+
+
+def load_network(path: str | Path, *, name: str | None = None) -> nn.Module:
+    """Any declared network — a super-resolution model or a helper network such as SpyNet or MFDN — from a vsrkit
+    weights file, built from the file's card and loaded strictly, in eval mode. A network whose declaration has a
+    ``load_file`` reads the file itself (:class:`~vsrkit.models.spec.NetworkSpec`)."""
+    card = read_card(path)
+    declared = network(_card_method(path, card, name))
+    if declared.load_file is not None:
+        return declared.load_file(path).eval()
+    return load_into(declared.build(card.get("variant"), **card.get("overrides", {})), path).eval()
 
 
 def sha256_file(path: str | Path) -> str:

@@ -99,9 +99,12 @@ def test_scheduled_lr_values():
 def test_config_overrides_parse_yaml_values(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"train": {"total_iter": 5}}))
-    cfg = load_config(path, ["train.total_iter=1000", "train.optim_g.lr=2e-4", "val.metrics=[1, 2]"])
+    # (issue 14: the config is checked, so the list-valued override is a declared key, not the former val.metrics)
+    cfg = load_config(path, ["train.total_iter=1000", "train.optim_g.lr=2e-4", "datasets.train.interval_list=[1, 2]"])
     assert cfg["train"]["total_iter"] == 1000 and cfg["train"]["optim_g"]["lr"] == 2e-4
-    assert cfg["val"]["metrics"] == [1, 2]
+    assert cfg["datasets"]["train"]["interval_list"] == [1, 2]
+    with pytest.raises(VsrkitError, match="unknown config key 'val.metrics'"):
+        load_config(path, ["val.metrics=[1, 2]"])
     with pytest.raises(VsrkitError, match="key=value"):
         load_config(path, ["oops"])
     with pytest.raises(VsrkitError, match="does not exist"):

@@ -174,17 +174,20 @@ class ImageEvalDataset(Dataset):
                 "eval_frames": torch.tensor([0])}
 
 
-def build_image_dataset(section: dict[str, Any], scale: float, seed: int, *, train: bool):
-    """Config ``type: images`` section → dataset (wired from :mod:`vsrkit.engine.config`)."""
-    images = list(section.get("images") or [])
+def build_image_dataset(images: Sequence[str], scale: float, seed: int, *, train: bool, protocol: Any = None,
+                        gt_size: int = 96, use_hflip: bool = True, use_rot: bool = True,
+                        dataset_enlarge_ratio: int = 1, eval_scale: float | None = None,
+                        crop_multiple: int | None = None, max_side: int | None = None):
+    """A ``type: images`` dataset: :class:`ImageTrainDataset` (``train``) or :class:`ImageEvalDataset`.
+    ``protocol``: a config protocol spec (:func:`vsrkit.data.protocol_spec.protocol_from_spec`)."""
+    images = list(images or [])
     if not images:
         raise VsrkitError("an 'images' dataset needs 'images': e.g. images: [skimage:astronaut]")
     if train:
-        from vsrkit.engine.config import build_protocol
+        from vsrkit.data.protocol_spec import protocol_from_spec
 
         return ImageTrainDataset(
-            images, gt_size=int(section.get("gt_size", 96)), scale=int(scale), protocol=build_protocol(section, scale),
-            use_hflip=bool(section.get("use_hflip", True)), use_rot=bool(section.get("use_rot", True)),
-            dataset_enlarge_ratio=int(section.get("dataset_enlarge_ratio", 1)), seed=seed)
-    return ImageEvalDataset(images, scale=float(section.get("eval_scale", scale)),
-                            crop_multiple=section.get("crop_multiple"), max_side=section.get("max_side"))
+            images, gt_size=int(gt_size), scale=int(scale), protocol=protocol_from_spec(protocol, scale),
+            use_hflip=use_hflip, use_rot=use_rot, dataset_enlarge_ratio=int(dataset_enlarge_ratio), seed=seed)
+    return ImageEvalDataset(images, scale=float(scale if eval_scale is None else eval_scale),
+                            crop_multiple=crop_multiple, max_side=max_side)

@@ -1,7 +1,10 @@
 """YAML training configs with BasicSR-familiar keys, ``--set a.b=value`` overrides, and the builders that turn a
-config section into models, datasets and protocols.
+config section into datasets and protocols.
 
-A config is a plain nested ``dict``; the keys are documented in ``configs/README.md`` and in each config file.
+:func:`load_config` reads the YAML mapping, applies overrides and checks it against the schema
+(:mod:`vsrkit.engine.schema`: unknown keys and wrong types fail with one line); :func:`load_train_config` also
+returns the typed :class:`~vsrkit.engine.schema.TrainConfig`. Every key is listed in ``configs/README.md``,
+generated from the schema.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from vsrkit.data.protocol_spec import protocol_from_spec
+from vsrkit.engine.schema import (DATASET_TYPES, ClipDatasetSection, DatasetSection, ImagesDataset, MotionDataset,
+                                  TrainConfig, check_section, validate)
 from vsrkit.errors import VsrkitError
 
 
@@ -32,7 +38,14 @@ def _load_yaml(text: str) -> Any:
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML: ``1e-4``, ``[1, 2]``)."""
+    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML: ``1e-4``, ``[1, 2]``); the
+    result is checked against the schema (one-line error for an unknown key or a wrong type) and returned as the
+    plain mapping (what ``config.json`` records)."""
+    return load_train_config(path, overrides)[0]
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], TrainConfig]:
+    """:func:`load_config` and the checked, typed :class:`TrainConfig` (defaults filled in)."""
     path = Path(path)
     if not path.is_file():
         raise VsrkitError(f"config {str(path)!r} does not exist: check the path (examples are in configs/)")
@@ -44,7 +57,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
         raise VsrkitError(f"config {str(path)!r} must be a mapping of keys: fix the file")
     for item in overrides or []:
         apply_override(cfg, item)
-    return cfg
+    return cfg, validate(cfg)
 
 
 def apply_override(cfg: dict[str, Any], item: str) -> None:
@@ -69,7 +82,8 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
 
 
 def get(cfg: dict[str, Any], key: str, default: Any = None) -> Any:
-    """``get(cfg, "train.optim_g.lr", 1e-4)``: a nested lookup with a default."""
+    """``get(cfg, "train.optim_g.lr", 1e-4)``: a nested lookup in a raw mapping with a default (the engine reads
+    the typed :class:`TrainConfig` instead; kept for scripts and tests)."""
     node: Any = cfg
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -92,146 +106,140 @@ def deep_copy(cfg: dict[str, Any]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------------------------
 # Builders: config section -> object
 # ----------------------------------------------------------------------------------------------------------------
-def build_protocol(section: dict[str, Any], scale: int):
-    """``protocol: bi`` or ``protocol: {name: realistic, noise: 10, ...}`` → a :mod:`vsrkit.degrade` protocol."""
-    from vsrkit.degrade import get_protocol
-
-    spec = section.get("protocol")
-    if spec is None:
-        return None
-    if isinstance(spec, str):
-        return get_protocol(spec, scale=scale)
-    spec = dict(spec)
-    name = spec.pop("name", None)
-    if name is None:
-        raise VsrkitError("a protocol mapping needs a 'name': e.g. protocol: {name: bi}")
-    return get_protocol(name, scale=scale, **spec)
+def build_protocol(section: dict[str, Any] | DatasetSection, scale: int):
+    """A dataset section's ``protocol`` (``bi`` or ``{name: realistic, noise: 10, ...}``) → a :mod:`vsrkit.degrade`
+    protocol, or ``None``."""
+    spec = section.protocol if isinstance(section, DatasetSection) else section.get("protocol")
+    return protocol_from_spec(spec, scale)
 
 
-def build_clip_lists(section: dict[str, Any]):
-    """The ``type`` of a dataset section → ``ClipLists`` (gt, lq, extra)."""
+def dataset_section(section: dict[str, Any] | DatasetSection, path: str = "dataset") -> DatasetSection:
+    """A dataset mapping → its typed section (per ``type``). Types are checked; keys that the type does not take are
+    ignored here (a mapping built by a command may carry keys for several layouts; config files are checked whole
+    by :func:`vsrkit.engine.schema.validate`)."""
+    if isinstance(section, DatasetSection):
+        return section
+    kind = section.get("type", "folder")
+    if kind not in DATASET_TYPES:
+        raise VsrkitError(f"unknown dataset type {kind!r}: use {', '.join(DATASET_TYPES)}")
+    cls = DATASET_TYPES[kind]
+    known = {f for f in cls.__dataclass_fields__}
+    return check_section(cls, {k: v for k, v in section.items() if k in known}, path)
+
+
+def _cache_bytes(section: ClipDatasetSection | MotionDataset) -> int:
+    return int(float(section.cache_mb) * 2**20)
+
+
+def _required(value: Any, key: str) -> Any:
+    if value is None:
+        raise VsrkitError(f"config is missing {key!r}: add it to the dataset section")
+    return value
+
+
+def build_clip_lists(section: dict[str, Any] | DatasetSection):
+    """The ``type`` of a clip dataset section → ``ClipLists`` (gt, lq, extra)."""
     from vsrkit.data import ClipLists, folder_or_video, gopro, reds, sample_clip, udm10, vid4, vimeo90k
 
-    kind = section.get("type", "folder")
-    cache = int(float(section.get("cache_mb", 512)) * 2**20)
+    s = dataset_section(section)
+    kind, cache = s.type, _cache_bytes(s)
     if kind == "samples":
         from vsrkit.data.clips import Clip
 
-        if section.get("split") is not None and section.get("clips"):
+        if s.split is not None and s.clips:
             raise VsrkitError("a 'samples' dataset takes 'clips' or 'split', not both: drop one")
-        if section.get("split") is not None:
+        if s.split is not None:
             from vsrkit.data.splits import split_clips
 
-            names = list(split_clips(str(section["split"])))
+            names = list(split_clips(str(s.split)))
         else:
-            names = section.get("clips") or []
+            names = s.clips
         if not names:
             raise VsrkitError("a 'samples' dataset needs 'split' or 'clips': e.g. split: train, or clips: [bikes]")
         paths = [sample_clip(n) for n in names]
         return ClipLists([Clip(p.stem, p, cache_bytes=cache) for p in paths], None, {})
     if kind == "folder":
-        gt = folder_or_video(require(section, "dataroot_gt"), cache_bytes=cache)
-        lq = folder_or_video(section["dataroot_lq"], cache_bytes=cache) if section.get("dataroot_lq") else None
+        gt = folder_or_video(_required(s.dataroot_gt, "dataroot_gt"), cache_bytes=cache)
+        lq = folder_or_video(s.dataroot_lq, cache_bytes=cache) if s.dataroot_lq else None
         return ClipLists(gt, lq, {})
-    root = require(section, "dataroot")
+    if kind not in ("reds", "vid4", "udm10", "vimeo90k", "gopro"):
+        raise VsrkitError(f"dataset type {kind!r} is not a clip dataset: use samples, folder, reds, vid4, udm10, "
+                          "vimeo90k or gopro")
+    root = _required(s.dataroot, "dataroot")
     if kind == "reds":
-        return reds(root, split=section.get("split", "train-no-reds4"), kind=section.get("kind", "sharp"),
-                    cache_bytes=cache)
+        return reds(root, split=s.split, kind=s.kind, cache_bytes=cache)
     if kind == "vid4":
-        return vid4(root, lr=section.get("lr"), cache_bytes=cache)
+        return vid4(root, lr=s.lr, cache_bytes=cache)
     if kind == "udm10":
-        return udm10(root, lr=section.get("lr"), cache_bytes=cache)
+        return udm10(root, lr=s.lr, cache_bytes=cache)
     if kind == "vimeo90k":
-        return vimeo90k(root, list_file=section.get("list_file", "sep_trainlist.txt"), lr=section.get("lr"),
-                        cache_bytes=cache)
-    if kind == "gopro":
-        return gopro(root, split=section.get("split", "train"), blur_folder=section.get("blur_folder", "blur"),
-                     cache_bytes=cache)
-    raise VsrkitError(f"unknown dataset type {kind!r}: use samples, folder, reds, vid4, udm10, vimeo90k or gopro")
+        return vimeo90k(root, list_file=s.list_file, lr=s.lr, cache_bytes=cache)
+    return gopro(root, split=s.split, blur_folder=s.blur_folder, cache_bytes=cache)
 
 
-def build_motion_dataset(section: dict[str, Any], scale: int, seed: int, *, train: bool):
-    """``type: motion``: clips with known camera motion rendered from photos (:mod:`vsrkit.data.motion`).
-
-    Keys: ``photos`` (files, folders, ``skimage:NAME``), ``photo_split`` (``train``/``val``: only that split of a
-    folder prepared by ``vsrkit prepare-photos``, read from its manifest), ``clips`` (sample clips / videos whose
-    every ``clip_frame_step``-th frame is a photo), ``motion`` (:class:`~vsrkit.data.motion.MotionSettings`
-    fields), ``num_frame``, ``gt_size``, ``protocol``, ``dataset_enlarge_ratio``, ``random_reverse``,
-    ``flip_sequence``, ``kernel_size``, ``cache_mb`` (photos kept decoded). Validation sets render the same clips on
-    every call (epoch 0, their own seed)."""
+def build_motion_dataset(section: dict[str, Any] | MotionDataset, scale: int, seed: int, *, train: bool):
+    """``type: motion``: clips with known camera motion rendered from photos (:mod:`vsrkit.data.motion`); the keys
+    are :class:`~vsrkit.engine.schema.MotionDataset`'s. Validation sets render the same clips on every call
+    (epoch 0, their own seed)."""
     from vsrkit.data.motion import MotionClipDataset, MotionSettings, photo_sources
 
-    photos = list(section.get("photos") or [])
-    split = section.get("photo_split")
-    if split:
+    s = dataset_section(section)
+    photos = list(s.photos)
+    if s.photo_split:
         from vsrkit.data.wallpapers import split_files
 
-        photos = [f for p in photos for f in split_files(p, split)]
-    sources = photo_sources(photos, section.get("clips") or [], int(section.get("clip_frame_step", 25)))
+        photos = [f for p in photos for f in split_files(p, s.photo_split)]
+    sources = photo_sources(photos, s.clips, s.clip_frame_step)
     return MotionClipDataset(
-        sources,
-        num_frame=int(section.get("num_frame", 7)),
-        gt_size=int(section.get("gt_size", 128)),
-        protocol=build_protocol(section, scale),
-        scale=scale,
-        settings=MotionSettings.from_dict(section.get("motion")),
-        dataset_enlarge_ratio=int(section.get("dataset_enlarge_ratio", 1)),
-        seed=seed if train else seed + 7919,
-        kernel_size=section.get("kernel_size"),
-        random_reverse=bool(section.get("random_reverse", False)) and train,
-        flip_sequence=bool(section.get("flip_sequence", False)),
-        cache_bytes=int(float(section.get("cache_mb", 512)) * 2**20),
+        sources, num_frame=s.num_frame, gt_size=s.gt_size, protocol=build_protocol(s, scale), scale=scale,
+        settings=MotionSettings.from_dict(s.motion), dataset_enlarge_ratio=s.dataset_enlarge_ratio,
+        seed=seed if train else seed + 7919, kernel_size=s.kernel_size, random_reverse=s.random_reverse and train,
+        flip_sequence=s.flip_sequence, cache_bytes=_cache_bytes(s),
     )
 
 
-def build_train_dataset(section: dict[str, Any], scale: int, seed: int):
+def _image_dataset(s: ImagesDataset, scale: float, seed: int, *, train: bool):
+    from vsrkit.data.images import build_image_dataset
+
+    return build_image_dataset(s.images, scale, seed, train=train, protocol=s.protocol, gt_size=s.gt_size,
+                               use_hflip=s.use_hflip, use_rot=s.use_rot,
+                               dataset_enlarge_ratio=s.dataset_enlarge_ratio, eval_scale=s.eval_scale,
+                               crop_multiple=s.crop_multiple, max_side=s.max_side)
+
+
+def build_train_dataset(section: dict[str, Any] | DatasetSection, scale: int, seed: int):
+    """A ``datasets.train`` section → the training dataset of its ``type``."""
     from vsrkit.data import TrainClipDataset
 
-    if section.get("type") == "motion":
-        return build_motion_dataset(section, scale, seed, train=True)
-    if section.get("type") == "images":  # single-image collections (vsrkit.data.images)
-        from vsrkit.data.images import build_image_dataset
-
-        return build_image_dataset(section, scale, seed, train=True)
-    lists = build_clip_lists(section)
-    protocol = build_protocol(section, scale)
+    s = dataset_section(section, "datasets.train")
+    if isinstance(s, MotionDataset):
+        return build_motion_dataset(s, scale, seed, train=True)
+    if isinstance(s, ImagesDataset):
+        return _image_dataset(s, scale, seed, train=True)
+    lists = build_clip_lists(s)
+    protocol = build_protocol(s, scale)
     return TrainClipDataset(
-        lists.gt,
-        num_frame=int(section.get("num_frame", 7)),
-        gt_size=int(section.get("gt_size", 128)),
-        scale=scale,
-        protocol=protocol,
-        lr_clips=lists.lq,
-        extra_clips=lists.extra or None if protocol is None else None,
-        interval_list=section.get("interval_list", [1]),
-        random_reverse=bool(section.get("random_reverse", False)),
-        use_hflip=bool(section.get("use_hflip", True)),
-        use_rot=bool(section.get("use_rot", True)),
-        dataset_enlarge_ratio=int(section.get("dataset_enlarge_ratio", 1)),
-        seed=seed,
-        kernel_size=section.get("kernel_size"),
-        flip_sequence=bool(section.get("flip_sequence", False)),
+        lists.gt, num_frame=s.num_frame, gt_size=s.gt_size, scale=scale, protocol=protocol, lr_clips=lists.lq,
+        extra_clips=lists.extra or None if protocol is None else None, interval_list=s.interval_list,
+        random_reverse=s.random_reverse, use_hflip=s.use_hflip, use_rot=s.use_rot,
+        dataset_enlarge_ratio=s.dataset_enlarge_ratio, seed=seed, kernel_size=s.kernel_size,
+        flip_sequence=s.flip_sequence,
     )
 
 
-def build_eval_dataset(section: dict[str, Any], scale: int, seed: int = 0):
+def build_eval_dataset(section: dict[str, Any] | DatasetSection, scale: float, seed: int = 0):
+    """A ``datasets.val`` section (or one built by a command) → the evaluation dataset of its ``type``."""
     from vsrkit.data import EvalClipDataset
 
-    if section.get("type") == "motion":
-        return build_motion_dataset(section, scale, seed, train=False)
-    if section.get("type") == "images":  # single-image collections (vsrkit.data.images)
-        from vsrkit.data.images import build_image_dataset
-
-        return build_image_dataset(section, scale, seed, train=False)
-    lists = build_clip_lists(section)
-    protocol = build_protocol(section, scale)
+    s = dataset_section(section, "datasets.val")
+    if isinstance(s, MotionDataset):
+        return build_motion_dataset(s, scale, seed, train=False)
+    if isinstance(s, ImagesDataset):
+        return _image_dataset(s, scale, seed, train=False)
+    lists = build_clip_lists(s)
+    protocol = build_protocol(s, scale)
     return EvalClipDataset(
-        lists.gt,
-        scale=scale,
-        protocol=protocol,
-        lr_clips=lists.lq,
-        extra_clips=lists.extra or None if protocol is None else None,
-        max_frames=section.get("max_frames"),
-        center_only=bool(section.get("center_only", False)),
-        seed=seed,
+        lists.gt, scale=scale, protocol=protocol, lr_clips=lists.lq,
+        extra_clips=lists.extra or None if protocol is None else None, max_frames=s.max_frames,
+        center_only=s.center_only, seed=seed,
     )

@@ -39,7 +39,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from vsrkit.engine.config import build_eval_dataset, build_train_dataset, get, require
+from vsrkit.engine.config import build_eval_dataset, build_train_dataset
+from vsrkit.engine.schema import TrainConfig, validate
 from vsrkit.engine.evaluate import comparison_strip, predict_clips
 from vsrkit.engine.infer import InferenceOptions
 from vsrkit.engine.recipes import Recipe, get_recipe
@@ -212,34 +213,39 @@ class Trainer:
 
     def __init__(self, cfg: dict[str, Any], out_dir: str | Path, *, resume: str | None = None,
                  progress: bool = True) -> None:
-        self.cfg = cfg
+        self.cfg = cfg  # the mapping as given: recorded in config.json and in every resumable state
+        config = validate(cfg)
+        self.config: TrainConfig = config
         self.out_dir = Path(out_dir)
-        self.ctx = init_distributed(get(cfg, "device", "auto"))
+        self.ctx = init_distributed(config.device)
         self.progress = progress and self.ctx.is_main
-        self.seed = int(cfg.get("manual_seed", 0))
-        self.total_iter = int(require(cfg, "train.total_iter"))
-        self.scale = int(cfg.get("scale", 4))
+        self.seed = config.manual_seed
+        if config.train.total_iter is None:
+            raise VsrkitError("config is missing 'train.total_iter': add it to the YAML file or pass "
+                              "--set train.total_iter=...")
+        self.total_iter = config.train.total_iter
+        self.scale = config.scale
         self._seed_everything(self.seed + self.ctx.rank)
 
-        self.recipe: Recipe = get_recipe(get(cfg, "train.recipe", "default"))(cfg)
+        self.recipe: Recipe = get_recipe(config.train.recipe)(config)
         model = self.recipe.build_model()
-        init = get(cfg, "model.init_weights")
+        init = config.model.init_weights
         self.init_weights: dict[str, str] | None = None
         if init:
             # fine-tuning / staged recipes: start from a trained file (strict); a resume state loaded below overrides it
             load_into(model, init)
             self.init_weights = {"file": Path(init).name, "sha256": sha256_file(init)}
         model = model.to(self.ctx.device)
-        init_flow = get(cfg, "model.init_flow")
+        init_flow = config.model.init_flow
         if init_flow:
             # video models start their flow network from a pre-trained one (issue 18: shipped:spynet)
             from vsrkit.models.catalogue import load_flow_init
 
             load_flow_init(model, init_flow)
-        self.model_name = require(cfg, "model.name")
+        self.model_name = config.model.name
         self.spec = self.recipe.model_spec()
         self.model = model
-        ema_decay = float(get(cfg, "train.ema_decay", 0) or 0)
+        ema_decay = float(config.train.ema_decay)
         self.ema_decay = ema_decay
         self.ema = copy.deepcopy(model).eval().requires_grad_(False) if ema_decay > 0 else None
         self.train_model: nn.Module = model
@@ -247,26 +253,29 @@ class Trainer:
             self.train_model = nn.parallel.DistributedDataParallel(
                 model,
                 device_ids=[self.ctx.device.index] if self.ctx.device.type == "cuda" else None,
-                find_unused_parameters=bool(get(cfg, "train.find_unused_parameters", False)),
+                find_unused_parameters=config.train.find_unused_parameters,
             )
 
         self.groups = self._param_groups()
         self.optimizer = self._optimizer()
-        precision = get(cfg, "train.precision", "fp32")
+        precision = config.train.precision
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, "bad")
         if self.amp_dtype == "bad":
             raise VsrkitError(f"train.precision {precision!r} is not fp32, bf16 or fp16")
         self.scaler = torch.amp.GradScaler(self.ctx.device.type, enabled=self.amp_dtype == torch.float16)
-        self.grad_clip = get(cfg, "train.grad_clip")
+        self.grad_clip = config.train.grad_clip
 
         self.iteration = 0
         self.best: dict[str, Any] = {"metric": None, "value": None, "iter": None}
         if resume:
             self._resume(resume)
 
-        batch = int(get(cfg, "datasets.train.batch_size_per_gpu", 1))
-        self.train_set = build_train_dataset(require(cfg, "datasets.train"), self.scale, self.seed)
-        workers = int(get(cfg, "datasets.train.num_worker_per_gpu", 0))
+        train_data = config.datasets.train
+        if train_data is None:
+            raise VsrkitError("config is missing 'datasets.train': add a training dataset section (configs/README.md)")
+        batch = train_data.batch_size_per_gpu
+        self.train_set = build_train_dataset(train_data, self.scale, self.seed)
+        workers = train_data.num_worker_per_gpu
         self.loader = DataLoader(
             EpochPermuted(self.train_set, self.seed),
             batch_size=batch,
@@ -276,8 +285,8 @@ class Trainer:
             persistent_workers=False,
             pin_memory=self.ctx.device.type == "cuda",
         )
-        val_cfg = get(cfg, "datasets.val")
-        self.val_set = build_eval_dataset(val_cfg, self.scale, self.seed) if val_cfg else None
+        val_data = config.datasets.val
+        self.val_set = build_eval_dataset(val_data, self.scale, self.seed) if val_data is not None else None
         self.tb = self._tensorboard() if self.ctx.is_main else None
 
     # -- set-up helpers ----------------------------------------------------------------------------------------
@@ -290,10 +299,11 @@ class Trainer:
     def _param_groups(self) -> list[dict[str, Any]]:
         """Split parameters by name prefix: ``train.param_groups: [{prefix: spynet., lr_mul: 0.125,
         freeze_iters: 5000}]`` (BasicSR's ``flow_lr_mul``/``fix_flow`` are accepted as a ``spynet.`` group)."""
-        specs = list(get(self.cfg, "train.param_groups") or [])
-        if get(self.cfg, "train.flow_lr_mul") is not None or get(self.cfg, "train.fix_flow") is not None:
-            fix = int(get(self.cfg, "train.fix_flow") or 0)
-            specs.append({"prefix": "spynet.", "lr_mul": float(get(self.cfg, "train.flow_lr_mul", 1.0)),
+        t = self.config.train
+        specs = list(t.param_groups)
+        if t.flow_lr_mul is not None or t.fix_flow is not None:
+            fix = int(t.fix_flow or 0)
+            specs.append({"prefix": "spynet.", "lr_mul": float(1.0 if t.flow_lr_mul is None else t.flow_lr_mul),
                           "freeze_iters": max(fix, 0)})  # BasicSR treats fix_flow -1 as "always"; we: never
         named = list(self.model.named_parameters())
         groups: list[dict[str, Any]] = []
@@ -311,7 +321,7 @@ class Trainer:
         return groups
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        opt = dict(get(self.cfg, "train.optim_g") or {"type": "Adam", "lr": 2e-4})
+        opt = dict(self.config.train.optim_g or {"type": "Adam", "lr": 2e-4})
         kind = opt.pop("type", "Adam")
         self.base_lr = float(opt.pop("lr", 2e-4))
         if "betas" in opt:
@@ -323,7 +333,7 @@ class Trainer:
         return classes[kind](groups, **opt)
 
     def _tensorboard(self):
-        if not get(self.cfg, "logger.use_tb_logger", True):
+        if not self.config.logger.use_tb_logger:
             return None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -369,19 +379,20 @@ class Trainer:
         return self.ema if self.ema is not None else self.model
 
     def card(self) -> dict[str, Any]:
-        m = self.cfg.get("model") or {}
+        m = self.config.model
         return {
             "method": self.model_name,
-            "variant": m.get("variant") or (self.spec.default_variant if self.spec is not None else None),
-            "overrides": m.get("overrides") or {},
+            "variant": m.variant or (self.spec.default_variant if self.spec is not None else None),
+            "overrides": m.overrides,
             "iterations": self.iteration,
-            "config_name": self.cfg.get("name"),
-            "training_data": get(self.cfg, "datasets.train.type"),
-            "protocol": json.dumps(get(self.cfg, "datasets.train.protocol")),
+            "config_name": self.config.name,
+            # as written in the config (null when the type was left at its default)
+            "training_data": ((self.cfg.get("datasets") or {}).get("train") or {}).get("type"),
+            "protocol": json.dumps(self.config.datasets.train.protocol),
             "ema": self.ema is not None,
             "best": self.best,
             "init_weights": self.init_weights,
-            "init_flow": get(self.cfg, "model.init_flow"),
+            "init_flow": self.config.model.init_flow,
         }
 
     def save_checkpoint(self) -> None:
@@ -393,7 +404,7 @@ class Trainer:
             card = self.card()
             save_weights(self.export_model(), weights_dir / f"iter_{self.iteration:08d}.safetensors", card)
             save_weights(self.export_model(), weights_dir / "latest.safetensors", card)
-            keep = int(get(self.cfg, "logger.keep_states", 2))
+            keep = self.config.logger.keep_states
             states = sorted(state_dir.glob("iter_*.pt"))
             for old in states[:-keep] if keep > 0 else []:
                 old.unlink(missing_ok=True)
@@ -401,9 +412,8 @@ class Trainer:
 
     # -- one iteration -----------------------------------------------------------------------------------------
     def _set_learning_rates(self) -> None:
-        sched = get(self.cfg, "train.scheduler")
-        warmup = int(get(self.cfg, "train.warmup_iter", 0) or 0)
-        lr = scheduled_lr(self.base_lr, self.iteration, sched, warmup)
+        sched = self.recipe.scheduler(self.iteration)
+        lr = scheduled_lr(self.base_lr, self.iteration, sched, self.config.train.warmup_iter)
         for group, g in zip(self.optimizer.param_groups, self.groups):
             group["lr"] = lr * g["lr_mul"]
 
@@ -465,9 +475,9 @@ class Trainer:
         custom = self.recipe.validate(self)
         if custom is not None:
             return custom
-        val = self.cfg.get("val") or {}
+        val = self.config.val
         model = self.export_model()
-        options = InferenceOptions(chunk=int(val.get("chunk", 1000)), chunk_overlap=int(val.get("chunk_overlap", 0)),
+        options = InferenceOptions(chunk=val.chunk, chunk_overlap=val.chunk_overlap,
                                    device=str(self.ctx.device))
         mine = range(self.ctx.rank, len(self.val_set), self.ctx.world_size)
         pred, gt, lq = predict_clips(model, self.spec, self.val_set, indices=mine, options=options)
@@ -479,9 +489,9 @@ class Trainer:
             for p, g, q in gathered:
                 pred.update(p), gt.update(g), lq.update(q)
         result = evaluate_clips(
-            pred, gt, protocol=val.get("protocol"),
-            **({} if val.get("protocol") else {"crop_border": int(val.get("crop_border", 0)),
-                                              "channel": "y" if val.get("test_y_channel") else "rgb"}),
+            pred, gt, protocol=val.protocol,
+            **({} if val.protocol else {"crop_border": val.crop_border,
+                                        "channel": "y" if val.test_y_channel else "rgb"}),
         )
         if self.ctx.is_main:
             self._log_validation(result, pred, gt, lq)
@@ -491,7 +501,7 @@ class Trainer:
         """Log validation numbers and keep ``weights/best.safetensors`` at the best ``val.best_metric``."""
         if not self.ctx.is_main:
             return
-        metric = (self.cfg.get("val") or {}).get("best_metric", "psnr")
+        metric = self.config.val.best_metric
         value = values.get(metric)
         record = {"iter": self.iteration, "val": {k: v for k, v in values.items() if isinstance(v, (int, float))}}
         self._log_jsonl(record)
@@ -528,9 +538,9 @@ class Trainer:
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.json").write_text(json.dumps(self.cfg, indent=1))
-        val_freq = int(get(self.cfg, "val.val_freq", 0) or 0)
-        save_freq = int(get(self.cfg, "logger.save_checkpoint_freq", 0) or 0)
-        print_freq = int(get(self.cfg, "logger.print_freq", 10) or 10)
+        val_freq = self.config.val.val_freq
+        save_freq = self.config.logger.save_checkpoint_freq
+        print_freq = self.config.logger.print_freq or 10
         bar = tqdm(total=self.total_iter, initial=self.iteration, unit="it", disable=not self.progress,
                    dynamic_ncols=True)
         data = iter(self.loader)

@@ -3,13 +3,27 @@
 The loop (:mod:`vsrkit.engine.train`) owns everything that is the same for every method — data, devices, DDP,
 mixed precision, optimiser steps, clipping, EMA, checkpoints, validation, logging. A recipe owns what differs:
 which model to build, which losses to compute from a batch, and what happens at stage boundaries. A method with
-a multi-stage or meta-learning schedule subclasses :class:`Recipe` (one file per method in this package) and is
-added to :data:`RECIPES` — one explicit table, no import-time scanning.
+a multi-stage or meta-learning schedule subclasses :class:`Recipe` in one file of this package; the file's name is
+the recipe's name (``train.recipe``) and the file declares, at module level:
+
+* ``RECIPE``: the :class:`Recipe` subclass;
+* ``OPTIONS``: a dataclass of the recipe's own config keys (each field with ``opt(default, meaning)`` from
+  :mod:`vsrkit.engine.schema`), or ``None``;
+* ``OPTIONS_AT``: where those keys live in the YAML (``train.<recipe>``, a top-level section, or ``train`` itself
+  for keys kept flat in the train section).
+
+Nothing else restates the list: :data:`RECIPE_MODULES` lists this package's files (without importing them), and a
+module is imported only when its recipe is chosen. The learning-rate schedule is a recipe hook
+(:meth:`Recipe.scheduler`), so a staged method changes its schedule without touching the config.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -19,6 +33,7 @@ from vsrkit.errors import VsrkitError
 from vsrkit.ops.losses import centre_target
 
 if TYPE_CHECKING:  # pragma: no cover
+    from vsrkit.engine.schema import TrainConfig
     from vsrkit.engine.train import Trainer
 
 
@@ -38,35 +53,48 @@ class Recipe:
     """Plain supervised training: ``loss = Σ weight·pixel_loss(model(lq), gt)``.
 
     Config keys used: ``train.pixel_opt`` (one loss spec, BasicSR style) or ``train.losses`` (a mapping of named
-    loss specs, all applied to the same output).
+    loss specs, all applied to the same output). ``cfg`` is a checked :class:`~vsrkit.engine.schema.TrainConfig`
+    (a plain mapping is checked first); the recipe's own options are ``self.config.recipe_options``.
     """
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        train = cfg.get("train", {})
-        specs = dict(train.get("losses") or {})
+    def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
+        from vsrkit.engine.schema import TrainConfig, validate
+
+        module = sys.modules[type(self).__module__]
+        own = module.__name__.rpartition(".")[2] if getattr(module, "RECIPE", None) is type(self) else None
+        if own == "recipes":
+            own = "default"
+        self.config: TrainConfig = cfg if isinstance(cfg, TrainConfig) else validate(cfg, recipe=own)
+        self.options = self.config.recipe_options
+        train = self.config.train
+        specs = dict(train.losses or {})
         if not specs:
-            specs = {"l_pix": train.get("pixel_opt") or {"type": "CharbonnierLoss", "loss_weight": 1.0}}
+            specs = {"l_pix": train.pixel_opt or {"type": "CharbonnierLoss", "loss_weight": 1.0}}
         self.losses = {name: build_loss(spec) for name, spec in specs.items()}
 
     def build_model(self) -> nn.Module:
         from vsrkit.models import build
 
-        m = self.cfg.get("model") or {}
-        if "name" not in m:
+        m = self.config.model
+        if m.name is None:
             raise VsrkitError("config is missing model.name: e.g. model: {name: basicvsr, variant: small}")
-        return build(m["name"], m.get("variant"), **(m.get("overrides") or {}))
+        return build(m.name, m.variant, **m.overrides)
 
     def model_spec(self):
         """The registry spec of the trained model (the engine runs validation through it); ``None`` for networks
         that are not SR models (a flow network), whose recipe then validates itself."""
         from vsrkit.models.registry import spec
 
-        return spec((self.cfg.get("model") or {}).get("name"))
+        return spec(self.config.model.name)
 
     def validate(self, trainer: "Trainer") -> dict[str, Any] | None:
         """Recipe-specific validation, or ``None`` for the engine's (upscale the val clips, PSNR/SSIM)."""
         return None
+
+    def scheduler(self, iteration: int) -> dict[str, Any] | None:
+        """The learning-rate schedule in force at ``iteration`` (a ``train.scheduler`` mapping, see
+        :func:`vsrkit.engine.train.scheduled_lr`); default: the configured one. Staged recipes override this."""
+        return self.config.train.scheduler
 
     def on_iteration(self, trainer: "Trainer", iteration: int) -> None:
         """Called before every iteration (stage switches, freezing); default: nothing."""
@@ -82,19 +110,28 @@ class Recipe:
         return {name: loss(out, gt) for name, loss in self.losses.items()}
 
 
-# name -> "module:Class"; imported only when used.
-RECIPES: dict[str, str] = {
-    "default": "vsrkit.engine.recipes:Recipe",
-    "srinr": "vsrkit.engine.recipes.srinr:SRINRRecipe",
-    "bvsr_ik": "vsrkit.engine.recipes.bvsr_ik:BVSRIKRecipe",
-    "fmanet": "vsrkit.engine.recipes.fmanet:FMANetRecipe",
-    "dynavsr": "vsrkit.engine.recipes.dynavsr:DynaVSRRecipe",
-    "flow": "vsrkit.engine.recipes.flow:FlowRecipe",
-}
+#: The default recipe is this package itself; every other recipe is one module of it.
+RECIPE = Recipe
+OPTIONS = None
+OPTIONS_AT = ""
+
+#: Recipe names: ``default`` and the modules of this package (listed from the files, not imported).
+RECIPE_MODULES: tuple[str, ...] = ("default", *sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])))
+
+
+def recipe_module(name: str) -> ModuleType:
+    """The module declaring recipe ``name`` (``RECIPE``, ``OPTIONS``, ``OPTIONS_AT``), imported on first use."""
+    if name not in RECIPE_MODULES:
+        import difflib
+
+        near = difflib.get_close_matches(name, RECIPE_MODULES, n=1)
+        hint = f"did you mean {near[0]!r}?" if near else f"use one of {', '.join(RECIPE_MODULES)}"
+        raise VsrkitError(f"unknown recipe {name!r} in 'train.recipe' ({hint})")
+    if name == "default":
+        return sys.modules[__name__]
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 def get_recipe(name: str) -> type[Recipe]:
-    if name not in RECIPES:
-        raise VsrkitError(f"unknown recipe {name!r}: use one of {', '.join(sorted(RECIPES))}")
-    module, _, attr = RECIPES[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    """The :class:`Recipe` class of recipe ``name``."""
+    return recipe_module(name).RECIPE

@@ -16,12 +16,14 @@ Config keys: ``train.correction_weight`` (λ, default 0.2), ``train.pixel_opt`` 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from vsrkit.engine.recipes import Recipe
+from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.ops.losses import charbonnier_loss
 from vsrkit.ops.resize import imresize
 
@@ -35,17 +37,21 @@ def sharp_lr_target(gt: torch.Tensor, lr_size: tuple[int, int], scale: int = 4) 
     return target[..., :h, :w]
 
 
+@dataclass
+class BVSRIKOptions:
+    correction_weight: float = opt(0.2, "λ: weight of the correction (ISC) Charbonnier loss")
+
+
 class BVSRIKRecipe(Recipe):
     """SR Charbonnier + λ · correction Charbonnier on the ISC output."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+    def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
         super().__init__(cfg)
-        train = cfg.get("train", {})
-        pix = dict(train.get("pixel_opt") or {})
+        pix = dict(self.config.train.pixel_opt or {})
         self.eps = float(pix.get("eps", 1e-6))
         self.sr_weight = float(pix.get("loss_weight", 1.0))
-        self.correction_weight = float(train.get("correction_weight", 0.2))
-        self.scale = int(cfg.get("scale", 4))
+        self.correction_weight = float(self.options.correction_weight)
+        self.scale = self.config.scale
 
     def compute_losses(self, model: nn.Module, batch: dict[str, Any], iteration: int) -> dict[str, torch.Tensor]:
         out, aux = model(batch["lq"], return_aux=True)
@@ -58,3 +64,10 @@ class BVSRIKRecipe(Recipe):
                 target = sharp_lr_target(gt, corrected.shape[-2:], self.scale)
             losses["l_corr"] = self.correction_weight * charbonnier_loss(corrected, target.to(corrected), eps=self.eps)
         return losses
+
+
+RECIPE = BVSRIKRecipe
+OPTIONS = BVSRIKOptions
+OPTIONS_AT = "train"
+
+

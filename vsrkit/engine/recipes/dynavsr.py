@@ -31,6 +31,7 @@ one adaptation step would gain on the baseline being trained.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -39,6 +40,7 @@ from torch import Tensor, nn
 
 from vsrkit.engine.adapt import inner_loss, inner_update, vsr_loss_for
 from vsrkit.engine.recipes import Recipe, centre_target
+from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.errors import VsrkitError
 
 __all__ = ["DynaVSRPair", "DynaVSRRecipe", "meta_task_losses", "load_pair", "split_pair_state"]
@@ -116,31 +118,44 @@ def meta_task_losses(
                                                                  "mfdn_params": mp}
 
 
-class DynaVSRRecipe(Recipe):
-    """Config block ``dynavsr``: ``stage`` (``mfdn`` | ``backbone`` | ``meta``), ``mfdn`` (MFDN kwargs, default
-    ``{num_feat: 64}``; the scale is the config's ``scale``), ``init`` (pair weights to start from), ``loss``
-    (backbone loss name; default the backbone's own), ``alpha``, ``alpha_mfdn``, ``inner_steps``, ``inner_rule``,
-    ``second_order``, ``slr_weight_inner``, ``slr_weight_outer``, ``legacy_joint_training`` (the official loop's
-    effective objective instead of MAML; see :meth:`_legacy_joint_losses`)."""
+@dataclass
+class DynaVSROptions:
+    stage: str = opt("meta", "training stage: mfdn (the LR estimator), backbone (the VSR model) or meta")
+    mfdn: dict = opt({}, "MFDN constructor arguments (num_feat defaults to 64; the scale is the config's scale)")
+    init: str | None = opt(None, "pair weights (VSR + MFDN) to start from")
+    loss: str | None = opt(None, "backbone loss name; default the backbone's own")
+    alpha: float = opt(1e-5, "inner (adaptation) learning rate of the VSR model")
+    alpha_mfdn: float = opt(1e-5, "inner learning rate of the MFDN")
+    inner_steps: int = opt(1, "adaptation steps per task")
+    inner_rule: str = opt("adam1", "inner update rule (vsrkit.engine.adapt.inner_update)")
+    second_order: bool = opt(False, "differentiate through the inner update (full MAML)")
+    slr_weight_inner: float = opt(1.0, "weight of the SLR loss in the inner loss")
+    slr_weight_outer: float = opt(0.1, "weight of the SLR loss in the outer (meta) loss")
+    legacy_joint_training: bool = opt(False, "the official loop's effective objective instead of MAML")
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+
+class DynaVSRRecipe(Recipe):
+    """DynaVSR's three stages: MFDN, backbone, then meta-training (config block ``dynavsr``; see
+    :meth:`_legacy_joint_losses` for ``legacy_joint_training``)."""
+
+    def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
         super().__init__(cfg)
-        self.opts = dict(cfg.get("dynavsr") or {})
-        self.stage = self.opts.get("stage", "meta")
+        self.opts: DynaVSROptions = self.options
+        self.stage = self.opts.stage
         if self.stage not in ("mfdn", "backbone", "meta"):
             raise VsrkitError(f"dynavsr.stage must be mfdn, backbone or meta, got {self.stage!r}")
-        self.loss_fn = vsr_loss_for((cfg.get("model") or {}).get("name"), self.opts.get("loss"))
-        self.print_freq = int((cfg.get("logger") or {}).get("print_freq", 20))
+        self.loss_fn = vsr_loss_for(self.config.model.name, self.opts.loss)
+        self.print_freq = self.config.logger.print_freq
         self.last: dict[str, float] = {}
 
     def build_model(self) -> nn.Module:
         from vsrkit.models.dynavsr import MFDN
 
         vsr = super().build_model()
-        mfdn = MFDN(**{"num_feat": 64, **(self.opts.get("mfdn") or {}), "scale": int(self.cfg.get("scale", 2))})
+        mfdn = MFDN(**{"num_feat": 64, **self.opts.mfdn, "scale": self.config.scale})
         pair = DynaVSRPair(vsr, mfdn)
-        if self.opts.get("init"):
-            load_pair(str(self.opts["init"]), pair)
+        if self.opts.init:
+            load_pair(self.opts.init, pair)
         return pair
 
     def compute_losses(self, model: nn.Module, batch: dict[str, Any], iteration: int) -> dict[str, Tensor]:
@@ -158,7 +173,7 @@ class DynaVSRRecipe(Recipe):
                 self._record(iteration, self._unadapted_loss(pair, lq[:1], gt[:1]), float(losses["l_hr"].detach()))
             return {"l_pix": self.loss_fn(out, centre_target(out, gt))}
         b = lq.shape[0]
-        if self.opts.get("legacy_joint_training"):
+        if self.opts.legacy_joint_training:
             return self._legacy_joint_losses(pair, lq, gt, batch["slr"])
         totals: dict[str, Tensor] = {}
         before, after = 0.0, 0.0
@@ -174,11 +189,9 @@ class DynaVSRRecipe(Recipe):
 
     def _meta_options(self) -> dict[str, Any]:
         o = self.opts
-        return {"alpha": float(o.get("alpha", 1e-5)), "alpha_mfdn": float(o.get("alpha_mfdn", 1e-5)),
-                "inner_steps": int(o.get("inner_steps", 1)), "inner_rule": str(o.get("inner_rule", "adam1")),
-                "second_order": bool(o.get("second_order", False)),
-                "slr_weight_inner": float(o.get("slr_weight_inner", 1.0)),
-                "slr_weight_outer": float(o.get("slr_weight_outer", 0.1))}
+        return {"alpha": float(o.alpha), "alpha_mfdn": float(o.alpha_mfdn), "inner_steps": o.inner_steps,
+                "inner_rule": o.inner_rule, "second_order": o.second_order,
+                "slr_weight_inner": float(o.slr_weight_inner), "slr_weight_outer": float(o.slr_weight_outer)}
 
     def _unadapted_loss(self, pair: DynaVSRPair, lq: Tensor, gt: Tensor) -> float:
         with torch.no_grad():
@@ -200,8 +213,8 @@ class DynaVSRRecipe(Recipe):
         re-training the way the released weights were made): no adaptation — per task the inner loss at the base
         point, plus ``L_HR/B`` and ``λ_out·L_SLR/B``, summed over the ``B`` tasks."""
         b = lq.shape[0]
-        w_in = float(self.opts.get("slr_weight_inner", 1.0))
-        w_out = float(self.opts.get("slr_weight_outer", 0.1))
+        w_in = float(self.opts.slr_weight_inner)
+        w_out = float(self.opts.slr_weight_outer)
         totals = {"l_inner": lq.new_zeros(()), "l_hr": lq.new_zeros(()), "l_slr": lq.new_zeros(())}
         for i in range(b):
             task_lq, task_gt, task_slr = lq[i : i + 1], gt[i : i + 1], slr[i : i + 1]
@@ -211,3 +224,8 @@ class DynaVSRRecipe(Recipe):
             totals["l_hr"] = totals["l_hr"] + self.loss_fn(out, centre_target(out, task_gt)) / b
             totals["l_slr"] = totals["l_slr"] + w_out * F.l1_loss(pair.mfdn(task_lq), task_slr) / b
         return totals
+
+
+RECIPE = DynaVSRRecipe
+OPTIONS = DynaVSROptions
+OPTIONS_AT = "dynavsr"

@@ -14,6 +14,7 @@ models feed SpyNet; ``gt``: the clean HR frames and ``flow``), ``train.level_wei
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from vsrkit.engine.recipes import Recipe
+from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.errors import VsrkitError
 from vsrkit.ops.losses import endpoint_error, multiscale_epe
 
@@ -43,21 +45,26 @@ def flow_pairs(batch: dict[str, Any], source: str) -> tuple[torch.Tensor, torch.
     return ref, supp, flow.reshape(b * (t - 1), *flow.shape[2:])
 
 
+@dataclass
+class FlowOptions:
+    flow_input: str = opt("lq", "frames the flow is estimated on: lq or gt")
+    level_weights: list | None = opt(None, "EPE weight per pyramid level (coarse to fine); default equal")
+
+
 class FlowRecipe(Recipe):
     """Multi-scale EPE training of a flow network (SpyNet)."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+    def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
         super().__init__(cfg)
-        train = cfg.get("train", {})
-        self.source = str(train.get("flow_input", "lq"))
+        self.source = self.options.flow_input
         if self.source not in ("lq", "gt"):
             raise VsrkitError(f"train.flow_input must be lq or gt, got {self.source!r}")
-        self.level_weights = train.get("level_weights")
+        self.level_weights = self.options.level_weights
 
     def build_model(self) -> nn.Module:
         from vsrkit.ops.spynet import SpyNet
 
-        name = (self.cfg.get("model") or {}).get("name")
+        name = self.config.model.name
         if name != "spynet":
             raise VsrkitError(f"the flow recipe trains model.name: spynet, not {name!r}")
         return SpyNet()
@@ -112,3 +119,8 @@ def known_shift_val_epe(model: nn.Module, dataset: Any) -> float:
 
     scores = [mean_epe(known_shift_epe(model, f)) for f in val_frames(dataset)]
     return float(np.mean(scores)) if scores else float("nan")
+
+
+RECIPE = FlowRecipe
+OPTIONS = FlowOptions
+OPTIONS_AT = "train"

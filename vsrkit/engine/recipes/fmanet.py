@@ -15,8 +15,8 @@
   the T frames, as the official code computes them (the λ were tuned with that).
 * **Schedule** (paper Sec. 4, implementation details; docs/methods.md §2.2): Adam 2e-4, halved at 70 / 85 / 95 % of *each* stage. The official
   trainer steps Net^D's scheduler twice per epoch in stage 2 and never steps Net^R's (bookkeeping bug): not
-  reproduced. The recipe owns ``train.scheduler``: at every iteration it installs the MultiStepLR milestones of
-  the current stage (stage 2's are offset by ``stage1_iters``, so the rate restarts at the base value), which keeps
+  reproduced. The recipe owns the schedule (its :meth:`FMANetRecipe.scheduler` hook replaces ``train.scheduler``):
+  each iteration gets the MultiStepLR milestones of the current stage (stage 2's are offset by ``stage1_iters``, so the rate restarts at the base value), which keeps
   the rate a pure function of the iteration (bitwise resumable). Separate D/R optimisers are unnecessary: Adam is
   per-parameter and Net^R has no state until stage 2.
 * The official stage 2 starts from the stage-1 *best* checkpoint selected on REDS4 (the test set, docs/methods.md §2.3 item 4); here it
@@ -34,6 +34,7 @@ anchor_r, net_d}``), ``flow_teacher``. With DDP set ``train.find_unused_paramete
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -42,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vsrkit.engine.recipes import Recipe
+from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.errors import VsrkitError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,39 +104,50 @@ def opencv_flow_teacher(method: str = "farneback") -> Callable[[Tensor], Tensor]
     return teacher
 
 
+@dataclass
+class FMANetOptions:
+    stage1_iters: int | None = opt(None, "iterations of stage 1 (Net^D alone); default half of train.total_iter")
+    milestones: list = opt([0.7, 0.85, 0.95], "learning-rate halvings, as fractions of each stage")
+    gamma: float = opt(0.5, "learning-rate factor at each milestone")
+    lambdas: dict = opt({}, f"loss weights replacing the paper's ({', '.join(LAMBDAS)})")
+    flow_teacher: str = opt("farneback", "pseudo-GT flow: farneback, dis, batch (the batch's flow_gt) or none")
+    own_scheduler: bool = opt(True, "use the per-stage schedule above instead of train.scheduler")
+
+
 class FMANetRecipe(Recipe):
     """Two-stage FMA-Net training; see the module docstring."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
+    def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
         super().__init__(cfg)
-        train = cfg.get("train", {})
-        opts = dict(train.get("fmanet") or {})
-        self.total_iters = int(train.get("total_iter", 1))
-        self.stage1_iters = int(opts.get("stage1_iters", self.total_iters // 2))
+        opts: FMANetOptions = self.options
+        self.total_iters = int(self.config.train.total_iter or 1)
+        self.stage1_iters = self.total_iters // 2 if opts.stage1_iters is None else opts.stage1_iters
         if not 0 <= self.stage1_iters <= self.total_iters:
             raise VsrkitError(f"train.fmanet.stage1_iters={self.stage1_iters} must lie in [0, train.total_iter]")
-        self.fractions = tuple(float(f) for f in opts.get("milestones", (0.7, 0.85, 0.95)))
-        self.gamma = float(opts.get("gamma", 0.5))
-        unknown = set(opts.get("lambdas") or {}) - set(LAMBDAS)
+        self.fractions = tuple(float(f) for f in opts.milestones)
+        self.gamma = float(opts.gamma)
+        unknown = set(opts.lambdas) - set(LAMBDAS)
         if unknown:
             raise VsrkitError(f"unknown train.fmanet.lambdas {sorted(unknown)}: use {sorted(LAMBDAS)}")
-        self.lambdas = {**LAMBDAS, **{k: float(v) for k, v in (opts.get("lambdas") or {}).items()}}
-        self.teacher_name = str(opts.get("flow_teacher", "farneback"))
+        self.lambdas = {**LAMBDAS, **{k: float(v) for k, v in opts.lambdas.items()}}
+        self.teacher_name = opts.flow_teacher
         if self.teacher_name in ("farneback", "dis"):
             self.teacher: Callable[[Tensor], Tensor] | None = opencv_flow_teacher(self.teacher_name)
         elif self.teacher_name in ("batch", "none"):
             self.teacher = None
         else:
             raise VsrkitError(f"unknown flow_teacher {self.teacher_name!r}: farneback, dis, batch or none")
-        self.own_scheduler = bool(opts.get("own_scheduler", True))
+        self.own_scheduler = opts.own_scheduler
 
     def stage(self, iteration: int) -> int:
         return 1 if iteration <= self.stage1_iters else 2
 
-    def on_iteration(self, trainer: "Trainer", iteration: int) -> None:
-        if self.own_scheduler:
-            trainer.cfg.setdefault("train", {})["scheduler"] = stage_scheduler(
-                iteration, self.stage1_iters, self.total_iters, self.fractions, self.gamma)
+    def scheduler(self, iteration: int) -> dict[str, Any] | None:
+        """The current stage's MultiStepLR (see the module docstring), or ``train.scheduler`` if not
+        ``own_scheduler``."""
+        if not self.own_scheduler:
+            return super().scheduler(iteration)
+        return stage_scheduler(iteration, self.stage1_iters, self.total_iters, self.fractions, self.gamma)
 
     # -- targets --------------------------------------------------------------------------------------------
     @staticmethod
@@ -176,3 +189,8 @@ class FMANetRecipe(Recipe):
             losses["l_warp_x"] = lam["warp_x"] * F.l1_loss(out["lr_warp"], lq[:, c : c + 1].expand_as(lq))
             losses["l_anchor_r"] = lam["anchor_r"] * F.l1_loss(out["sharp_r"], sharp)
         return losses
+
+
+RECIPE = FMANetRecipe
+OPTIONS = FMANetOptions
+OPTIONS_AT = "train.fmanet"

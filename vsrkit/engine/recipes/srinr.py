@@ -24,6 +24,7 @@ Config keys (``train.srinr``): ``queries`` (HR pixels per image per step, defaul
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vsrkit.engine.recipes import Recipe
+from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.errors import VsrkitError
 from vsrkit.models.srinr import pea_loss
 
@@ -63,17 +65,27 @@ def sample_queries(gt: Tensor, n: int, generator: torch.Generator | None = None)
     return coords, rgb
 
 
+@dataclass
+class SRINROptions:
+    queries: int = opt(4096, "random HR pixels queried per frame per iteration")
+    loss: str = opt("pea_literal", "pea_literal, pea_amplify, mse or l1")
+    tau: float | None = opt(None, "PEA τ (vsrkit.models.srinr.pea_loss); default the loss's own")
+    eps: float | None = opt(None, "PEA ε; default the loss's own")
+    delta: float | None = opt(None, "PEA δ; default the loss's own")
+    alpha: float | None = opt(None, "PEA α; default the loss's own")
+
+
 class SRINRRecipe(Recipe):
     """Generalising training: loss on ``queries`` random HR pixels of every frame in the batch."""
 
-    def __init__(self, cfg: dict[str, Any]) -> None:
-        self.cfg = cfg
-        opts = dict((cfg.get("train") or {}).get("srinr") or {})
-        self.queries = int(opts.pop("queries", 4096))
-        self.loss = str(opts.pop("loss", "pea_literal"))
+    def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
+        super().__init__(cfg)
+        opts: SRINROptions = self.options
+        self.queries = opts.queries
+        self.loss = opts.loss
         if self.loss not in LOSSES:
             raise VsrkitError(f"unknown train.srinr.loss {self.loss!r}: use one of {', '.join(LOSSES)}")
-        self.pea = {k: float(v) for k, v in opts.items() if k in ("tau", "eps", "delta", "alpha")}
+        self.pea = {k: float(getattr(opts, k)) for k in ("tau", "eps", "delta", "alpha") if getattr(opts, k) is not None}
         self.losses = {}
 
     def compute_losses(self, model: nn.Module, batch: dict[str, Any], iteration: int) -> dict[str, Tensor]:
@@ -165,3 +177,8 @@ def evaluate_scales(model: nn.Module, images: Iterable[str], scales: Iterable[fl
         mean = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "psnr_y", "bicubic_psnr", "bicubic_psnr_y")}
         result[f"x{s:g}"] = {"mean": mean, "images": rows}
     return result
+
+
+RECIPE = SRINRRecipe
+OPTIONS = SRINROptions
+OPTIONS_AT = "train.srinr"

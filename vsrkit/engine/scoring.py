@@ -126,7 +126,7 @@ def _entry_model(name: str, path: str | Path | None) -> tuple[Shipped, nn.Module
 
 
 def _image_scores(model: nn.Module, entry: Shipped, images: list[str] | None = None) -> dict[str, Any]:
-    from vsrkit.engine.recipes.srinr import evaluate_scales
+    from vsrkit.engine.evaluate import evaluate_scales
 
     ev = entry.evaluation
     res = evaluate_scales(model, images or ev["images"], ev["scales"], crop_multiple=int(ev["crop_multiple"]))

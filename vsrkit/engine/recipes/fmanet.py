@@ -47,7 +47,7 @@ from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.errors import VsrkitError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from vsrkit.engine.train import Trainer
+    pass
 
 __all__ = ["FMANetRecipe", "LAMBDAS", "opencv_flow_teacher", "stage_scheduler"]
 

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -35,6 +34,7 @@ from torch import Tensor, nn
 from vsrkit.engine.recipes import Recipe
 from vsrkit.engine.schema import TrainConfig, opt
 from vsrkit.errors import VsrkitError
+from vsrkit.engine.evaluate import evaluate_scales  # re-exported: SR-INR evaluation lives in the engine
 from vsrkit.models.srinr import pea_loss
 
 log = logging.getLogger(__name__)
@@ -133,50 +133,6 @@ def fit_clip(model: nn.Module, lq: Tensor, *, scale: float | None = None, hr: Te
             log.info("fit %d/%d: %s %.3e", it + 1, iters, loss, history[-1])
     model.eval()
     return history
-
-
-# ------------------------------------------------------------------------------------------------------------------
-# Evaluation across scales
-# ------------------------------------------------------------------------------------------------------------------
-def evaluate_scales(model: nn.Module, images: Iterable[str], scales: Iterable[float], *,
-                    crop_multiple: int = 56, device: str = "cpu") -> dict[str, Any]:
-    """PSNR (RGB and Y, 8-bit, border = ceil(scale)) of ``model`` and MATLAB bicubic on held-out ``images``.
-
-    HR = image centre-cropped to a multiple of ``crop_multiple`` (56 makes ×2, ×3.5 and ×8 exact); LR = MATLAB
-    bicubic ``imresize(HR, 1/s)`` rounded to 8 bits. The model output must be exactly the HR size.
-    """
-    import math
-
-    from vsrkit.data.images import ImageEvalDataset
-    from vsrkit.engine.infer import tensor_to_frames
-    from vsrkit.metrics.image import psnr
-    from vsrkit.ops.resize import imresize
-
-    model = model.eval().to(device)
-    result: dict[str, Any] = {}
-    images = list(images)
-    for s in scales:
-        ds = ImageEvalDataset(images, scale=s, crop_multiple=crop_multiple)
-        rows = []
-        old = getattr(model, "scale", None)
-        model.scale = float(s)
-        for item in ds:
-            lq, gt = item["lq"].to(device), item["gt"]
-            with torch.inference_mode():
-                out = model(lq[None])[0].cpu()
-            if out.shape[-2:] != gt.shape[-2:]:
-                raise VsrkitError(f"x{s}: output {tuple(out.shape[-2:])} != HR {tuple(gt.shape[-2:])}")
-            bic = imresize(lq.cpu(), size=tuple(gt.shape[-2:]))
-            border = math.ceil(s)
-            p, g, bq = tensor_to_frames(out)[0], tensor_to_frames(gt)[0], tensor_to_frames(bic)[0]
-            rows.append({"image": item["key"], "size": list(gt.shape[-2:]), "lr_size": list(lq.shape[-2:]),
-                         "psnr": psnr(p, g, crop_border=border), "psnr_y": psnr(p, g, crop_border=border, y_channel=True),
-                         "bicubic_psnr": psnr(bq, g, crop_border=border),
-                         "bicubic_psnr_y": psnr(bq, g, crop_border=border, y_channel=True)})
-        model.scale = old
-        mean = {k: float(np.mean([r[k] for r in rows])) for k in ("psnr", "psnr_y", "bicubic_psnr", "bicubic_psnr_y")}
-        result[f"x{s:g}"] = {"mean": mean, "images": rows}
-    return result
 
 
 RECIPE = SRINRRecipe

@@ -58,10 +58,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
-    strict=True, reason="engine/config.py reads the file as UTF-8 text: a binary file is a UnicodeDecodeError "
-    "traceback; the check belongs in load_config (being rewritten elsewhere)")) if c == "binary config" else c
-    for c in CASES])
+@pytest.mark.parametrize("case", list(CASES))
 def test_bad_configs_are_one_line_errors(world, capsys, case, monkeypatch):
     text, needle = CASES[case]
     path = world / "config.yaml"

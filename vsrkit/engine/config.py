@@ -50,7 +50,12 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> t
     if not path.is_file():
         raise VsrkitError(f"config {str(path)!r} does not exist: check the path (examples are in configs/)")
     try:
-        cfg = _load_yaml(path.read_text()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise VsrkitError(f"config {str(path)!r} is not a text file (not UTF-8): give a YAML config "
+                          "(examples are in configs/)") from None
+    try:
+        cfg = _load_yaml(text) or {}
     except yaml.YAMLError as exc:
         raise VsrkitError(f"config {str(path)!r} is not valid YAML ({str(exc).splitlines()[0]}): fix the file") from None
     if not isinstance(cfg, dict):

@@ -43,7 +43,7 @@ def test_missing_tensorboard_is_one_warning(monkeypatch, caplog, tmp_path):
     from vsrkit.engine.train import Trainer
 
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails as if not installed
-    fake = SimpleNamespace(cfg={"logger": {"use_tb_logger": True}}, out_dir=tmp_path)
+    fake = SimpleNamespace(config=SimpleNamespace(logger=SimpleNamespace(use_tb_logger=True)), out_dir=tmp_path)
     with caplog.at_level(logging.WARNING, logger="vsrkit.engine.train"):
         assert Trainer._tensorboard(fake) is None
     assert len(caplog.records) == 1 and "pip install tensorboard" in caplog.records[0].getMessage()

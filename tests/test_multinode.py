@@ -37,12 +37,14 @@ def test_two_nodes_on_localhost_equal_one_process_with_the_same_global_batch(cli
     cfg_path.write_text(yaml.safe_dump(cfg))
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
-              "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{port}", "--rdzv_id=vsrkit-test",
-              "--local_addr=127.0.0.1", "-m", "vsrkit", "train", str(cfg_path), "--out", str(tmp_path / "nodes"),
-              "--quiet"]
-    nodes = [subprocess.Popen(launch, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for _ in range(2)]
+    # Static rendezvous: node 0 hosts the store. (With c10d rendezvous both nodes on one address race to host it,
+    # and one CI run timed out connecting.)
+    def launch(rank: int) -> list[str]:
+        return [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
+                f"--node_rank={rank}", "--master_addr=127.0.0.1", f"--master_port={port}",
+                "-m", "vsrkit", "train", str(cfg_path), "--out", str(tmp_path / "nodes"), "--quiet"]
+    nodes = [subprocess.Popen(launch(rank), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for rank in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in nodes]
     assert all(p.returncode == 0 for p in nodes), "\n".join(o[-3000:] for o in outs)
     weights = tmp_path / "nodes/weights/latest.safetensors"

@@ -31,11 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
 
 # Known violations that the test forgives, as (importer, imported) edges, for both the layer rule and the cycle check.
 # An entry that no longer occurs fails the test, so the list cannot go stale.
-ALLOWED: set[tuple[str, str]] = {
-    # The typed config checks the chosen recipe's own OPTIONS (a lazy import inside validate/render_docs); the
-    # recipe modules sit one layer up. To remove: pass the options class in from engine.train (issue 14 follow-up).
-    ("vsrkit.engine.schema", "vsrkit.engine.recipes"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

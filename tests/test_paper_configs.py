@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vsrkit.engine.config import build_protocol, get, load_config
+from vsrkit.engine.config import build_protocol, get
+from vsrkit.engine.recipes import load_config
 from vsrkit.engine.recipes import get_recipe
 from vsrkit.models import build
 

@@ -18,7 +18,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from vsrkit.engine.config import apply_override, load_config
+from vsrkit.engine.config import apply_override
+from vsrkit.engine.recipes import load_config
 from vsrkit.engine.train import Trainer, find_latest_state, scheduled_lr, train
 from vsrkit.errors import VsrkitError
 from vsrkit.models.weights import load_model, read_card

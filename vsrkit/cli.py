@@ -395,7 +395,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from vsrkit.engine.config import load_config
+    from vsrkit.engine.recipes import load_config
     from vsrkit.engine.train import train
 
     from vsrkit.io.outputs import check_apart_from_inputs, check_run_folder

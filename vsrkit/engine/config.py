@@ -1,10 +1,10 @@
 """YAML training configs with BasicSR-familiar keys, ``--set a.b=value`` overrides, and the builders that turn a
 config section into datasets and protocols.
 
-:func:`load_config` reads the YAML mapping, applies overrides and checks it against the schema
-(:mod:`vsrkit.engine.schema`: unknown keys and wrong types fail with one line); :func:`load_train_config` also
-returns the typed :class:`~vsrkit.engine.schema.TrainConfig`. Every key is listed in ``configs/README.md``,
-generated from the schema.
+:func:`read_config` reads the YAML mapping and applies overrides; checking it against the schema and the chosen
+recipe's options (unknown keys and wrong types fail with one line) is the training layer's
+:func:`vsrkit.engine.recipes.load_config`, since only that layer knows the recipes. Every key is listed in
+``configs/README.md``, generated from the schema.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import yaml
 
 from vsrkit.data.protocol_spec import protocol_from_spec
 from vsrkit.engine.schema import (DATASET_TYPES, ClipDatasetSection, DatasetSection, ImagesDataset, MotionDataset,
-                                  TrainConfig, check_section, validate)
+                                  check_section)
 from vsrkit.errors import VsrkitError
 
 
@@ -37,15 +37,10 @@ def _load_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Loader)
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML: ``1e-4``, ``[1, 2]``); the
-    result is checked against the schema (one-line error for an unknown key or a wrong type) and returned as the
-    plain mapping (what ``config.json`` records)."""
-    return load_train_config(path, overrides)[0]
-
-
-def load_train_config(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any], TrainConfig]:
-    """:func:`load_config` and the checked, typed :class:`TrainConfig` (defaults filled in)."""
+def read_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Read a YAML config and apply ``key.sub=value`` overrides (values parsed as YAML: ``1e-4``, ``[1, 2]``) → the
+    plain mapping, not yet checked against the schema (:func:`vsrkit.engine.recipes.load_config` checks it). A
+    missing, binary or malformed file is a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise VsrkitError(f"config {str(path)!r} does not exist: check the path (examples are in configs/)")
@@ -62,7 +57,7 @@ def load_train_config(path: str | Path, overrides: list[str] | None = None) -> t
         raise VsrkitError(f"config {str(path)!r} must be a mapping of keys: fix the file")
     for item in overrides or []:
         apply_override(cfg, item)
-    return cfg, validate(cfg)
+    return cfg
 
 
 def apply_override(cfg: dict[str, Any], item: str) -> None:
@@ -88,7 +83,7 @@ def apply_override(cfg: dict[str, Any], item: str) -> None:
 
 def get(cfg: dict[str, Any], key: str, default: Any = None) -> Any:
     """``get(cfg, "train.optim_g.lr", 1e-4)``: a nested lookup in a raw mapping with a default (the engine reads
-    the typed :class:`TrainConfig` instead; kept for scripts and tests)."""
+    the typed :class:`~vsrkit.engine.schema.TrainConfig` instead; kept for scripts and tests)."""
     node: Any = cfg
     for part in key.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -121,7 +116,7 @@ def build_protocol(section: dict[str, Any] | DatasetSection, scale: int):
 def dataset_section(section: dict[str, Any] | DatasetSection, path: str = "dataset") -> DatasetSection:
     """A dataset mapping → its typed section (per ``type``). Types are checked; keys that the type does not take are
     ignored here (a mapping built by a command may carry keys for several layouts; config files are checked whole
-    by :func:`vsrkit.engine.schema.validate`)."""
+    by :func:`vsrkit.engine.recipes.check_config`)."""
     if isinstance(section, DatasetSection):
         return section
     kind = section.get("type", "folder")

@@ -121,10 +121,11 @@ def eval_section(model: str, *, dataset: str | None = None, layout: str = "folde
     section: dict[str, Any] = {}
     name: str | None = model
     if model.endswith((".yaml", ".yml")):
-        from vsrkit.engine.config import load_config
+        from vsrkit.engine.config import read_config
+        from vsrkit.engine.schema import ModelSection, check_section
 
-        cfg = load_config(model)
-        name = (cfg.get("model") or {}).get("name")
+        cfg = read_config(model)  # only two sections are used: model (checked here), datasets.val (checked when built)
+        name = check_section(ModelSection, cfg.get("model"), "model").name
         section = dict((cfg.get("datasets") or {}).get("val") or {})
     if dataset and layout == "images":
         section = {"type": "images", "images": [x for x in dataset.split(",") if x], "eval_scale": scale}

@@ -3,15 +3,15 @@
 :func:`validate` checks a loaded YAML mapping against it (unknown keys and wrong types fail with one line that
 names the key and, for a typo, the nearest valid key) and returns the typed :class:`TrainConfig`. Recipes declare
 their own option sections (``OPTIONS`` in each module of :mod:`vsrkit.engine.recipes`), checked once the recipe is
-known. :func:`render_docs` writes ``configs/README.md`` from these declarations
-(``python -m vsrkit.engine.schema --write-docs``); ``tests/test_config.py`` keeps that file current.
+known: the recipe layer passes them in (:func:`vsrkit.engine.recipes.check_config`), so this module never imports
+a recipe. :func:`render_docs` renders ``configs/README.md`` from these declarations and the recipes' (written by
+``python -m vsrkit.engine.train --write-config-docs``); ``tests/test_config.py`` keeps that file current.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -285,13 +285,13 @@ def _dataset(mapping: Any, path: str) -> DatasetSection | None:
     return check_section(DATASET_TYPES[kind] if kind else DatasetSection, mapping, path)
 
 
-def validate(cfg: dict[str, Any], *, recipe: str | None = None) -> TrainConfig:
-    """Check a whole training config (and its recipe's options) → :class:`TrainConfig` with defaults filled in.
+def validate(cfg: dict[str, Any], *, options: type | None = None, options_at: str = "") -> TrainConfig:
+    """Check a whole training config → :class:`TrainConfig` with defaults filled in.
 
-    ``recipe`` names the recipe whose options to check when it is not the config's ``train.recipe`` (a recipe
-    class built directly from a mapping)."""
-    from vsrkit.engine.recipes import recipe_module
-
+    ``options`` is the chosen recipe's options dataclass (``None``: the recipe has none) and ``options_at`` where its
+    keys live (``train`` for keys kept flat in the train section, ``train.<name>``, or a top-level section); the
+    recipe layer looks them up from ``train.recipe`` (:func:`vsrkit.engine.recipes.check_config`). A recipe's keys
+    given without its options are refused as unknown keys."""
     if not isinstance(cfg, dict):
         raise VsrkitError("a config must be a mapping of keys: fix the file")
     cfg = dict(cfg)
@@ -301,9 +301,7 @@ def validate(cfg: dict[str, Any], *, recipe: str | None = None) -> TrainConfig:
         train_raw = {} if train_raw is None else train_raw
     else:
         train_raw = cfg["train"] = dict(train_raw)
-    module = recipe_module(recipe or str(train_raw.get("recipe", "default") if isinstance(train_raw, dict) else
-                                         "default"))
-    options_cls, options_at = module.OPTIONS, module.OPTIONS_AT
+    options_cls = options
     # the recipe's own options are checked by its own class, not as part of the generic section
     raw_options: Any = None
     flat: list[str] = []
@@ -348,13 +346,12 @@ def _table(cls: type, prefix: str) -> list[str]:
     return rows
 
 
-def render_docs() -> str:
-    """The text of ``configs/README.md``, generated from the dataclasses above and the recipes' ``OPTIONS``."""
-    from vsrkit.engine.recipes import RECIPE_MODULES, recipe_module
-
+def render_docs(recipes: Sequence[tuple[str, str, type | None, str]]) -> str:
+    """The text of ``configs/README.md``: the sections above, then one entry per recipe given as
+    ``(name, one-line summary, OPTIONS, OPTIONS_AT)`` (:func:`vsrkit.engine.recipes.config_docs` passes them)."""
     out = ["# Training config keys", "",
            "Generated from `vsrkit/engine/schema.py` and the recipes' `OPTIONS` by "
-           "`python -m vsrkit.engine.schema --write-docs`; do not edit by hand. A key not listed here is refused "
+           "`python -m vsrkit.engine.train --write-config-docs`; do not edit by hand. A key not listed here is refused "
            "with the nearest valid key. Override any key on the command line with `--set KEY=VALUE`.", ""]
     for title, cls, prefix in [("Top level", TrainConfig, ""), ("model", ModelSection, "model."),
                                ("train", TrainSection, "train."), ("val", ValSection, "val."),
@@ -365,19 +362,11 @@ def render_docs() -> str:
     for kind, cls in DATASET_TYPES.items():
         out += [f"### type: {kind}", "", *_table(cls, ""), ""]
     out += ["## Recipes", "", "`train.recipe` picks one; each recipe reads its own options section.", ""]
-    for name in RECIPE_MODULES:
-        mod = recipe_module(name)
-        summary = (mod.RECIPE.__doc__ or "").strip().splitlines()[0]
+    for name, summary, options, options_at in recipes:
         out += [f"### recipe: {name}", "", summary, ""]
-        if mod.OPTIONS is not None:
-            out += [*_table(mod.OPTIONS, mod.OPTIONS_AT + "."), ""]
+        if options is not None:
+            out += [*_table(options, options_at + "."), ""]
     return "\n".join(out).rstrip() + "\n"
 
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "configs" / "README.md"
-
-if __name__ == "__main__":  # pragma: no cover - `python -m vsrkit.engine.schema --write-docs`
-    if sys.argv[1:] != ["--write-docs"]:
-        raise SystemExit("usage: python -m vsrkit.engine.schema --write-docs")
-    DOCS_PATH.write_text(render_docs())
-    print(f"wrote {DOCS_PATH}")

@@ -40,10 +40,10 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from vsrkit.engine.config import build_eval_dataset, build_train_dataset
-from vsrkit.engine.schema import TrainConfig, validate
+from vsrkit.engine.schema import TrainConfig
 from vsrkit.engine.evaluate import comparison_strip, predict_clips
 from vsrkit.engine.infer import InferenceOptions
-from vsrkit.engine.recipes import Recipe, get_recipe
+from vsrkit.engine.recipes import Recipe, check_config, get_recipe
 from vsrkit.errors import VsrkitError
 from vsrkit.metrics import evaluate_clips
 from vsrkit.models.weights import load_into, save_weights, sha256_file
@@ -214,7 +214,7 @@ class Trainer:
     def __init__(self, cfg: dict[str, Any], out_dir: str | Path, *, resume: str | None = None,
                  progress: bool = True) -> None:
         self.cfg = cfg  # the mapping as given: recorded in config.json and in every resumable state
-        config = validate(cfg)
+        config = check_config(cfg)
         self.config: TrainConfig = config
         self.out_dir = Path(out_dir)
         self.ctx = init_distributed(config.device)
@@ -580,3 +580,14 @@ def train(cfg: dict[str, Any], out_dir: str | Path, *, resume: str | None = None
         if dist.is_initialized():
             dist.destroy_process_group()
 
+
+if __name__ == "__main__":  # pragma: no cover - `python -m vsrkit.engine.train --write-config-docs`
+    import sys
+
+    from vsrkit.engine.recipes import config_docs
+    from vsrkit.engine.schema import DOCS_PATH
+
+    if sys.argv[1:] != ["--write-config-docs"]:
+        raise SystemExit("usage: python -m vsrkit.engine.train --write-config-docs")
+    DOCS_PATH.write_text(config_docs())
+    print(f"wrote {DOCS_PATH}")

@@ -58,13 +58,13 @@ class Recipe:
     """
 
     def __init__(self, cfg: "TrainConfig | dict[str, Any]") -> None:
-        from vsrkit.engine.schema import TrainConfig, validate
+        from vsrkit.engine.schema import TrainConfig
 
         module = sys.modules[type(self).__module__]
         own = module.__name__.rpartition(".")[2] if getattr(module, "RECIPE", None) is type(self) else None
         if own == "recipes":
             own = "default"
-        self.config: TrainConfig = cfg if isinstance(cfg, TrainConfig) else validate(cfg, recipe=own)
+        self.config: TrainConfig = cfg if isinstance(cfg, TrainConfig) else check_config(cfg, recipe=own)
         self.options = self.config.recipe_options
         train = self.config.train
         specs = dict(train.losses or {})
@@ -135,3 +135,45 @@ def recipe_module(name: str) -> ModuleType:
 def get_recipe(name: str) -> type[Recipe]:
     """The :class:`Recipe` class of recipe ``name``."""
     return recipe_module(name).RECIPE
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checked configs: the schema (one layer down) plus the chosen recipe's options, which only this layer knows
+# ----------------------------------------------------------------------------------------------------------------
+def check_config(cfg: dict[str, Any], *, recipe: str | None = None) -> "TrainConfig":
+    """Check a whole training config, the chosen recipe's own options included → the typed
+    :class:`~vsrkit.engine.schema.TrainConfig`. ``recipe`` names the recipe when it is not the config's
+    ``train.recipe`` (a recipe class built directly from a mapping). Errors are one line naming the key."""
+    from vsrkit.engine.schema import validate
+
+    train = cfg.get("train") if isinstance(cfg, dict) else None
+    name = recipe or (str(train.get("recipe", "default")) if isinstance(train, dict) else "default")
+    module = recipe_module(name)
+    return validate(cfg, options=module.OPTIONS, options_at=module.OPTIONS_AT)
+
+
+def load_train_config(path: str | Path, overrides: list[str] | None = None) -> "tuple[dict[str, Any], TrainConfig]":
+    """Read a YAML config, apply ``a.b=value`` overrides and check it (:func:`check_config`) → ``(the mapping as
+    read, which ``config.json`` records; the typed config)``."""
+    from vsrkit.engine.config import read_config
+
+    cfg = read_config(path, overrides)
+    return cfg, check_config(cfg)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """:func:`load_train_config`'s mapping only (checked all the same)."""
+    return load_train_config(path, overrides)[0]
+
+
+def config_docs() -> str:
+    """The text of ``configs/README.md``: the schema's sections and every recipe's options
+    (``python -m vsrkit.engine.train --write-config-docs`` writes it)."""
+    from vsrkit.engine.schema import render_docs
+
+    entries = []
+    for name in RECIPE_MODULES:
+        module = recipe_module(name)
+        summary = (module.RECIPE.__doc__ or "").strip().splitlines()[0]
+        entries.append((name, summary, module.OPTIONS, module.OPTIONS_AT))
+    return render_docs(entries)

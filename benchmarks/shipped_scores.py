@@ -8,6 +8,7 @@
     python benchmarks/shipped_scores.py --test          # the declared test split (vsrkit/data/splits.py), per clip
     python benchmarks/shipped_scores.py --test --model basicvsr --json > test_scores.json
     python benchmarks/shipped_scores.py --test --write-cards   # also store the test scores in the shipped cards
+    python benchmarks/shipped_scores.py --test --model basicvsr_real --compare basicvsr  # + the BI default, same LR
 
 Card scores (default): clip entries on the validation clip carphone (first 30 frames; it chose the shipped models'
 iterations, so it is not a test score) under their own protocol against MATLAB bicubic on the same LR; SR-INR on
@@ -71,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                          "init), recorded in the card as training.stages (repeatable)")
     ap.add_argument("--test", action="store_true", help="score the declared test split instead of the card's clip")
     ap.add_argument("--frames", type=int, help="with --test: frames per test clip (default: the split's)")
+    ap.add_argument("--compare", action="append", default=[], metavar="NAME",
+                    help="with --test: also score shipped entry NAME on the same LR (repeatable)")
     ap.add_argument("--write-cards", action="store_true",
                     help="with --test: re-export each shipped file with its test scores in the card (test_scores)")
     ap.add_argument("--photos", metavar="FOLDER",
@@ -138,7 +141,7 @@ def _report_test(names: list[str], args: argparse.Namespace) -> int:
         if entry.evaluation.get("kind") not in ("clip", "images") or catalogue.shipped_path(name) is None:
             continue  # flow networks have their own check (flow_known_shift.py); unshipped entries have no file
         start = time.perf_counter()
-        scores = scoring.score_test_split(name, frames=args.frames)
+        scores = scoring.score_test_split(name, frames=args.frames, compare=tuple(args.compare))
         scores["seconds"] = round(time.perf_counter() - start, 1)
         report[name] = scores
         if args.write_cards:
@@ -161,16 +164,16 @@ def _format_test(name: str, scores: dict) -> str:
             lines.append(f"   {scale:<6} " + "  ".join(f"{k} {v:.2f}" for k, v in row.items()))
         return "\n".join(lines)
     methods = list(scores["mean"])
+    against = ["bicubic", "lanczos", *(m for m in methods if m not in ("model", "adapted", "bicubic", "lanczos"))]
     lines.append("   | clip | " + " | ".join(f"{m} PSNR RGB / Y dB (SSIM RGB / Y)" for m in methods)
-                 + " | model - bicubic Y | model - lanczos Y |")
-    lines.append("   |---" * (len(methods) + 3) + "|")
+                 + " | " + " | ".join(f"model - {m} Y" for m in against) + " |")
+    lines.append("   |---" * (len(methods) + len(against) + 1) + "|")
     best = "adapted" if "adapted" in methods else "model"
     for clip, row in [*scores["clips"].items(), ("**mean**", scores["mean"])]:
         cells = [f"{row[m]['psnr_rgb']:.2f} / {row[m]['psnr_y']:.2f} ({row[m]['ssim_rgb']:.4f} / "
                  f"{row[m]['ssim_y']:.4f})" for m in methods]
-        lines.append(f"   | {clip} | " + " | ".join(cells)
-                     + f" | {row[best]['psnr_y'] - row['bicubic']['psnr_y']:+.2f} | "
-                     f"{row[best]['psnr_y'] - row['lanczos']['psnr_y']:+.2f} |")
+        lines.append(f"   | {clip} | " + " | ".join(cells) + " | "
+                     + " | ".join(f"{row[best]['psnr_y'] - row[m]['psnr_y']:+.2f}" for m in against) + " |")
     return "\n".join(lines)
 
 

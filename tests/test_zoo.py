@@ -86,6 +86,20 @@ def test_default_card_reproduced_from_the_shipped_file():
             assert measured[group][k] == pytest.approx(card["scores"][group][k], abs=2e-3), (group, k)
 
 
+def test_test_split_scoring_compares_other_entries_on_the_same_lr():
+    """--compare scores another shipped entry on the entry's own LR: the default compared with itself scores
+    identically (same LR, same weights), and an entry of another scale is refused in one line."""
+    scores = scoring.score_test_split(catalogue.DEFAULT_SHARP, clips=["carphone"], frames=3,
+                                      compare=(catalogue.DEFAULT_SHARP,))
+    assert set(scores["mean"]) == {"model", "bicubic", "lanczos", catalogue.DEFAULT_SHARP}
+    assert scores["mean"]["model"] == scores["mean"][catalogue.DEFAULT_SHARP]
+    assert scores["mean"]["model"]["psnr_y"] != scores["mean"]["bicubic"]["psnr_y"]
+    other_scale = next(n for n, e in catalogue.SHIPPED.items() if e.evaluation.get("kind") == "clip"
+                       and e.evaluation.get("scale") != 4 and catalogue.shipped_path(n) is not None)
+    with pytest.raises(VsrkitError, match="same scale"):
+        scoring.score_test_split(catalogue.DEFAULT_SHARP, clips=["carphone"], frames=3, compare=(other_scale,))
+
+
 def test_cli_default_and_blurry_models(tmp_path, capsys):
     import cv2
     import numpy as np

@@ -38,9 +38,11 @@ def hardware_summary() -> str:
 # Scores
 # ------------------------------------------------------------------------------------------------------------------
 def _scored_runs(model: nn.Module, entry: Shipped, clips: list[str], frames: int,
-                 baselines: tuple[str, ...] = ("bicubic",), **metric_options: Any) -> dict[str, dict]:
-    """Run the entry's model (and its DynaVSR adaptation, if any) and the interpolation ``baselines`` over
-    ``clips`` degraded by the entry's own protocol; ``{"model"|"adapted"|baseline: evaluate_clips result}``."""
+                 baselines: tuple[str, ...] = ("bicubic",), others: tuple[str, ...] = (),
+                 **metric_options: Any) -> dict[str, dict]:
+    """Run the entry's model (and its DynaVSR adaptation, if any), the interpolation ``baselines`` and the shipped
+    entries ``others`` over ``clips`` degraded by the entry's own protocol (the same LR for all);
+    ``{"model"|"adapted"|baseline|other entry: evaluate_clips result}``."""
     from vsrkit.engine.config import build_eval_dataset
     from vsrkit.engine.evaluate import predict_clips
     from vsrkit.metrics import evaluate_clips
@@ -70,6 +72,12 @@ def _scored_runs(model: nn.Module, entry: Shipped, clips: list[str], frames: int
     interpolators = {"bicubic": Bicubic, "lanczos": Lanczos}
     for name in baselines:
         out[name] = run(interpolators[name](scale=scale), spec("bicubic"))
+    for name in others:
+        other, other_model = _entry_model(name, None)
+        if int(other.evaluation.get("scale", 0)) != scale:
+            raise VsrkitError(f"cannot compare {entry.name!r} (x{scale}) with {name!r} "
+                              f"(x{other.evaluation.get('scale')}): choose an entry of the same scale")
+        out[name] = run(other_model, spec(other.method))
     return out
 
 
@@ -86,9 +94,10 @@ def _clip_scores(model: nn.Module, entry: Shipped, frames: int | None) -> dict[s
 
 
 def score_test_split(name: str, path: str | Path | None = None, *, clips: list[str] | None = None,
-                frames: int | None = None) -> dict[str, Any]:
+                     frames: int | None = None, compare: tuple[str, ...] = ()) -> dict[str, Any]:
     """Score catalogue entry ``name`` on the declared test split (:mod:`vsrkit.data.splits`), under its own protocol,
-    against MATLAB bicubic and OpenCV Lanczos on the same LR.
+    against MATLAB bicubic, OpenCV Lanczos and the shipped entries ``compare`` (e.g. the BI default for the
+    real-world model) on the same LR.
 
     Returns ``{"clips": {clip: {"model"|"adapted"|"bicubic"|"lanczos": {psnr_rgb, psnr_y, ssim_rgb, ssim_y}}},
     "mean": {same keys: mean over clips}, "split": {...}}``; image entries are scored on the test photos
@@ -105,7 +114,7 @@ def score_test_split(name: str, path: str | Path | None = None, *, clips: list[s
         return {}
     clips = list(clips or split_clips("test"))
     frames = int(frames or TEST_FRAMES)
-    runs = _scored_runs(model, entry, clips, frames, baselines=("bicubic", "lanczos"),
+    runs = _scored_runs(model, entry, clips, frames, baselines=("bicubic", "lanczos"), others=tuple(compare),
                         skip_border_frames=TEST_SKIP_BORDER_FRAMES)
     keys = list(runs["model"]["clips"])  # clip keys are file stems (Megamind for megamind), in the order asked
     per_clip = {c: {k: _rounded(r["clips"][key]) for k, r in runs.items()} for c, key in zip(clips, keys)}

@@ -43,6 +43,42 @@ def test_count_macs_of_one_convolution():
     assert bench.count_macs(lambda: model(x)) == 2 * 5 * (3 * 3 * 3 * 3) * 24 * 40
 
 
+class ParameterBank(nn.Module):
+    """Returns a view of its own parameter, as BVSR-IK's SIREN atom bank returns its dictionary."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bank = nn.Parameter(torch.rand(4, 3, 3, 3))
+
+    def forward(self) -> torch.Tensor:
+        return self.bank[:, :, :, :]
+
+
+class UsesBank(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.atoms = ParameterBank()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.conv2d(x, self.atoms(), padding=1)
+
+
+def test_count_macs_under_inference_mode_with_parameter_outputs():
+    """The shipped BVSR-IK crashed `vsrkit bench` (the counter's module tracker hooks a parameter view that has no
+    grad_fn under inference mode); with the model given, its parameters are frozen while counting and restored."""
+    model = UsesBank()
+    x = torch.rand(1, 3, 8, 8)
+
+    def run():
+        with torch.inference_mode():
+            return model(x)
+
+    with pytest.raises(AttributeError):
+        bench.count_macs(run)  # the failure this guards against (torch's tracker); if torch fixes it, drop this line
+    assert bench.count_macs(run, model) == 4 * 27 * 64
+    assert all(q.requires_grad for q in model.parameters())
+
+
 def test_bench_rows_arithmetic_on_known_macs(real_frames):
     frames = np.stack(real_frames[:3])  # (3, 64, 96, 3) real bikes frames
     peak = bench.Peak("fp32", gflops=100.0, source="given")

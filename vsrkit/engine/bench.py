@@ -109,11 +109,22 @@ class EngineRow:
 # ----------------------------------------------------------------------------------------------------------------
 # Counting and timing
 # ----------------------------------------------------------------------------------------------------------------
-def count_macs(fn: Callable[[], object]) -> float:
-    """Multiply-accumulates of one call of ``fn`` (``FlopCounterMode`` FLOPs / 2; a MAC is two FLOPs)."""
+def count_macs(fn: Callable[[], object], model: nn.Module | None = None) -> float:
+    """Multiply-accumulates of one call of ``fn`` (``FlopCounterMode`` FLOPs / 2; a MAC is two FLOPs).
+
+    ``model``: the module ``fn`` runs, whose parameters are frozen while counting. The counter's module tracker
+    hooks every module output that requires grad; a module that returns a parameter-derived tensor under
+    inference mode (BVSR-IK's SIREN atom bank) has no ``grad_fn`` there, and the tracker fails on it."""
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        fn()
+    params = [q for q in model.parameters() if q.requires_grad] if model is not None else []
+    for q in params:
+        q.requires_grad_(False)
+    try:
+        with counter, torch.no_grad():
+            fn()
+    finally:
+        for q in params:
+            q.requires_grad_(True)
     return counter.get_total_flops() / 2
 
 
@@ -259,7 +270,7 @@ def bench_model(
         x = model_input(lr, spec, runner.model)
         runners[config] = (runner, x)
         if config == ("fp32", False):
-            macs = count_macs(lambda runner=runner, x=x: runner.forward(x))
+            macs = count_macs(lambda runner=runner, x=x: runner.forward(x), runner.model)
         y = runner.forward(x)
         for _ in range(warmup - 1):
             y = runner.forward(x)

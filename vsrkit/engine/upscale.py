@@ -73,7 +73,9 @@ def resolve_model(
     if weights is None and name != "bicubic" and not untrained:
         from vsrkit.models import catalogue
 
-        spec(name)  # one-line error for unknown names
+        entry = catalogue.shipped(name)  # a model name or a catalogue entry such as basicvsr_real
+        if entry is None:
+            spec(name)  # one-line error for unknown names
         weights = catalogue.shipped_path(name)
         if weights is None:
             raise VsrkitError(f"model {name!r} has no shipped weights: pass --weights FILE (from `vsrkit train`, or an "
@@ -82,6 +84,7 @@ def resolve_model(
         if variant is not None and variant != shipped_variant:
             raise VsrkitError(f"the shipped {name} weights are variant {shipped_variant!r}, not {variant!r}: drop "
                               "--variant or pass --weights for that variant")
+        name = entry.method if entry is not None else name
     if weights is not None:
         model = load_model(weights, name=name, variant=variant)
         from vsrkit.models.weights import read_card

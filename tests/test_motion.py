@@ -166,6 +166,23 @@ def test_translated_pair_and_known_shift_epe(astronaut):
     assert mean_epe(still) == pytest.approx((1 + 13**0.5 + 5) / 3, abs=1e-5)
 
 
+
+def test_sad_search_init_follows_known_shifts_and_is_still_for_a_still_pair(astronaut):
+    from vsrkit.ops.spynet import SpyNet, sad_search_init_
+
+    net = sad_search_init_(SpyNet()).eval()
+    frame = astronaut[40:200, 60:260]  # a real frame (120x176 after the margin): texture, edges and flat skin
+    still = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():  # symmetric comparisons: no motion reads as none (high-contrast pixels amplify rounding)
+        flow = net(still, still).abs()
+    assert float(flow.mean()) < 0.01 and float(flow.max()) < 0.2
+    rows = known_shift_epe(net, frame, [(1, 0), (3, 2), (-4, 3), (-1.5, 2.5)])
+    for row in rows:  # the mean flow follows each shift; a random or plateaued SpyNet returns ~0 whatever the shift
+        assert np.allclose(row["mean_flow"], row["shift"], atol=0.6), row
+    assert mean_epe(rows) < 0.8
+    with pytest.raises(ValueError, match="window"):
+        sad_search_init_(SpyNet(), window=8)
+
 def test_multiscale_epe_is_zero_for_the_true_pyramid():
     flow = torch.randn(2, 2, 64, 64)
     levels = [torch.nn.functional.avg_pool2d(flow, 2**k) / 2**k for k in (5, 4, 3, 2, 1)] + [flow]
@@ -281,3 +298,19 @@ def test_flow_recipe_steps_reduce_the_epe_of_a_fixed_pair(lq_motion_batch):
     with torch.no_grad():
         end = float(endpoint_error(net(ref, supp), flow))
     assert end < 0.5 * start and end < 0.5 * zero, (start, zero, end)
+
+
+def test_flow_recipe_starts_from_the_sad_search_or_refuses_an_unknown_start():
+    from vsrkit.engine.recipes.flow import FlowRecipe
+    from vsrkit.ops.spynet import SpyNet, sad_search_init_
+
+    section = {"type": "motion", "photos": ["skimage:astronaut"], "num_frame": 2, "gt_size": 64}
+    cfg = {"name": "flow_init", "scale": 1, "model": {"name": "spynet"}, "datasets": {"train": section},
+           "train": {"recipe": "flow", "spynet_init": "sad_search", "total_iter": 2,
+                     "optim_g": {"type": "Adam", "lr": 1e-4}}}
+    built = FlowRecipe(cfg).build_model().state_dict()
+    expected = sad_search_init_(SpyNet()).state_dict()
+    assert all(torch.equal(built[k], v) for k, v in expected.items())
+    cfg["train"]["spynet_init"] = "imagenet"
+    with pytest.raises(VsrkitError, match="spynet_init must be random or sad_search"):
+        FlowRecipe(cfg)

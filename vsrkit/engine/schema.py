@@ -187,6 +187,7 @@ class ValSection:
     test_y_channel: bool = opt(False, "score PSNR/SSIM on Y instead of RGB")
     protocol: str | None = opt(None, "score with a named evaluation protocol (overrides crop_border/test_y_channel)")
     best_metric: str = opt("psnr", "metric that picks weights/best.safetensors")
+    at_start: bool = opt(False, "also validate the starting weights (iteration 0): best.safetensors may be the start")
 
 
 @dataclass
@@ -301,13 +302,12 @@ def validate(cfg: dict[str, Any], *, options: type | None = None, options_at: st
         train_raw = {} if train_raw is None else train_raw
     else:
         train_raw = cfg["train"] = dict(train_raw)
-    options_cls = options
     # the recipe's own options are checked by its own class, not as part of the generic section
     raw_options: Any = None
     flat: list[str] = []
-    if options_cls is not None and isinstance(train_raw, dict):
+    if options is not None and isinstance(train_raw, dict):
         if options_at == "train":  # keys kept flat in the train section
-            flat = _keys(options_cls)
+            flat = _keys(options)
             raw_options = {k: train_raw.pop(k) for k in list(train_raw) if k in flat}
         elif options_at.startswith("train."):
             raw_options = train_raw.pop(options_at.partition(".")[2], None)
@@ -325,7 +325,7 @@ def validate(cfg: dict[str, Any], *, options: type | None = None, options_at: st
             raise _unknown(str(key), "datasets", ["train", "val"])
     out.datasets = DatasetsSection(train=_dataset(ds.get("train"), "datasets.train"),
                                    val=_dataset(ds.get("val"), "datasets.val"))
-    out.recipe_options = check_section(options_cls, raw_options, options_at) if options_cls else None
+    out.recipe_options = check_section(options, raw_options, options_at) if options else None
     return out
 
 

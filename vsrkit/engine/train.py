@@ -513,7 +513,7 @@ class Trainer:
             self.best = {"metric": metric, "value": value, "iter": self.iteration}
             save_weights(self.export_model(), self.out_dir / "weights" / "best.safetensors", self.card())
         tqdm.write(f"[val {self.iteration}] " + "  ".join(
-            f"{k} {v:.4f}" for k, v in record["val"].items() if k.startswith(("psnr", "ssim", "tof", "epe"))))
+            f"{k} {v:.4f}" for k, v in record["val"].items() if k.startswith(("psnr", "ssim", "tof", "epe", "shift_epe"))))
 
     def _log_validation(self, result: dict, pred: dict, gt: dict, lq: dict) -> None:
         self.record_validation(result["mean"])
@@ -545,6 +545,8 @@ class Trainer:
                    dynamic_ncols=True)
         data = iter(self.loader)
         logs: dict[str, float] = {}
+        if self.config.val.at_start and self.iteration == 0:
+            self.validate()  # a fine-tune must beat its start to replace it as best
         while self.iteration < self.total_iter:
             self.iteration += 1
             logs = self.train_step(next(data))

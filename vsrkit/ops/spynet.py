@@ -25,6 +25,7 @@ __all__ = [
     "SPYNET_MIN_SIZE",
     "SPYNET_KEYS",
     "convert_official_spynet_state_dict",
+    "sad_search_init_",
 ]
 
 #: Smallest legal height/width: the input is resized up to a multiple of 32 and pooled 5 times; at <= 32 px the
@@ -139,6 +140,71 @@ class SpyNet(nn.Module):
         return flow * scale
 
 
+
+
+@torch.no_grad()
+def sad_search_init_(net: SpyNet, *, gain: float = 8.0, step: float = 0.4, first_level: int = 0,
+                     window: int = 7) -> SpyNet:
+    """Write weights into ``net`` that make every pyramid level a one-step block-matching search, in place.
+
+    Why: trained from random weights on a 2-core CPU, SpyNet stays on a plateau where it returns nearly the same
+    flow whatever the motion (issue 18; the README's "Motion" section has the numbers). This construction gives the
+    flow pre-training a start that already follows motion. Each level (five 7×7 convs, ReLU between) computes, per
+    pixel, with ``W`` the supporting frame warped by the upsampled flow and ``R`` the reference:
+
+    1. conv 1 (24 of 32 channels): ``D±(d) = ±[(W(q) + W(q+d))/2 - (R(q) + R(q-d))/2]`` per colour for the four
+       unit displacements ``d`` (±x, ±y): the residual motion compared half a pixel each way, symmetric, so that
+       a still pair gives zero (up to rounding, which high-contrast pixels amplify to a few hundredths of a pixel);
+    2. conv 2 (4 channels): the sum of absolute differences over a ``window``² box, ``C(d)``, as
+       ``relu(±Δ)`` with ``Δx = C(-x) - C(+x)`` (``≈ 2·r·Σ|∂I|`` for a residual ``r`` below one pixel);
+    3. conv 3 (8 channels): ``s = gain · box(Δ)`` and the pieces of ``clip(s, -step, step) = relu(s) - relu(s -
+       step) - relu(-s) + relu(-s - step)`` (every piece is zero at ``s = 0``, so zero padding reads as 'no motion');
+    4. conv 4 and 5: 7×7 box averages, then the residual ``clip(s)`` per axis.
+
+    Levels below ``first_level`` output zero. Across the 6 levels
+    this is a coarse-to-fine search: each level moves at most ``step`` of its own pixels, i.e. ``step·2^(5-l)`` px
+    of the input, and every finer level corrects what is left. Unused channels get zero weights. The defaults were
+    chosen on the validation photos of ``vsrkit prepare-photos`` (known-shift EPE, issue 18); pre-training
+    (``train.spynet_init: sad_search`` in the flow recipe) then adapts them. Returns ``net``.
+    """
+    if not 1 <= window <= 7 or window % 2 == 0:
+        raise ValueError(f"window must be odd and at most 7 (the kernel size), got {window}")
+    box = torch.full((window, window), 1.0 / window**2)
+    o = (7 - window) // 2
+    win = slice(o, o + window)
+    # (dy, dx) of +x, -x, +y, -y
+    units = ((0, 1), (0, -1), (1, 0), (-1, 0))
+    for index, level in enumerate(net.basic_module):
+        convs = [m for m in level.basic_module if isinstance(m, nn.Conv2d)]
+        for conv in convs:
+            conv.weight.zero_()
+            conv.bias.zero_()
+        c1, c2, c3, c4, c5 = (conv.weight for conv in convs)
+        channel = {}
+        for colour in range(3):
+            for unit, (dy, dx) in enumerate(units):
+                for sign in (1.0, -1.0):
+                    ch = len(channel)
+                    channel[colour, unit, sign] = ch
+                    c1[ch, 3 + colour, 3, 3] += 0.5 * sign
+                    c1[ch, 3 + colour, 3 + dy, 3 + dx] += 0.5 * sign
+                    c1[ch, colour, 3, 3] -= 0.5 * sign
+                    c1[ch, colour, 3 - dy, 3 - dx] -= 0.5 * sign
+        for axis, (plus, minus) in enumerate(((0, 1), (2, 3))):
+            for j, out_sign in enumerate((1.0, -1.0)):
+                for colour in range(3):
+                    for sign in (1.0, -1.0):
+                        c2[2 * axis + j, channel[colour, minus, sign], win, win] += out_sign * box
+                        c2[2 * axis + j, channel[colour, plus, sign], win, win] -= out_sign * box
+            for j, (sign, bias) in enumerate(((1.0, 0.0), (1.0, -step), (-1.0, 0.0), (-1.0, -step))):
+                c3[4 * axis + j, 2 * axis, win, win] += sign * gain * box
+                c3[4 * axis + j, 2 * axis + 1, win, win] -= sign * gain * box
+                convs[2].bias[4 * axis + j] = bias
+            for j, sign in enumerate((1.0, -1.0, -1.0, 1.0)):
+                c4[4 * axis + j, 4 * axis + j] = 1.0 / 49
+                if index >= first_level:
+                    c5[axis, 4 * axis + j] = sign / 49
+    return net
 
 
 def convert_official_spynet_state_dict(state_dict: dict, report: dict | None = None) -> dict[str, Tensor]:

@@ -9,7 +9,8 @@ LR-like frames cut from those photos (``shift_epe_1_4``).
 
 Config keys: ``model.name: spynet``; ``train.flow_input`` (``lq``: the degraded LR frames and ``flow_lq``, what VSR
 models feed SpyNet; ``gt``: the clean HR frames and ``flow``), ``train.level_weights`` (6 numbers, coarsest first),
-``train.init_spynet`` (start from a SpyNet file, e.g. ``shipped:spynet``); ``val.best_metric: epe``.
+``train.spynet_init`` (``random`` or ``sad_search``: :func:`vsrkit.ops.spynet.sad_search_init_`; a SpyNet file
+goes in ``model.init_weights``); ``val.best_metric: epe`` or ``shift_epe_1_4``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ def flow_pairs(batch: dict[str, Any], source: str) -> tuple[torch.Tensor, torch.
 class FlowOptions:
     flow_input: str = opt("lq", "frames the flow is estimated on: lq or gt")
     level_weights: list | None = opt(None, "EPE weight per pyramid level (coarse to fine); default equal")
+    spynet_init: str = opt("random", "starting weights: random (PyTorch's default) or sad_search (every level a "
+                           "one-step block-matching search, vsrkit.ops.spynet.sad_search_init_)")
 
 
 class FlowRecipe(Recipe):
@@ -60,14 +63,17 @@ class FlowRecipe(Recipe):
         if self.source not in ("lq", "gt"):
             raise VsrkitError(f"train.flow_input must be lq or gt, got {self.source!r}")
         self.level_weights = self.options.level_weights
+        if self.options.spynet_init not in ("random", "sad_search"):
+            raise VsrkitError(f"train.spynet_init must be random or sad_search, got {self.options.spynet_init!r}")
 
     def build_model(self) -> nn.Module:
-        from vsrkit.ops.spynet import SpyNet
+        from vsrkit.ops.spynet import SpyNet, sad_search_init_
 
         name = self.config.model.name
         if name != "spynet":
             raise VsrkitError(f"the flow recipe trains model.name: spynet, not {name!r}")
-        return SpyNet()
+        net = SpyNet()
+        return sad_search_init_(net) if self.options.spynet_init == "sad_search" else net
 
     def model_spec(self):
         return None  # a flow network is not an SR model of the registry

@@ -212,9 +212,12 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     storage = "fp32"
     if fp16:
         model.half()  # loading casts back to fp32, so the check scores the fp16-rounded weights as users run them
-        tmp = save_weights(model, out_dir / f".{entry.file}.fp16check", card)
-        scores16 = evaluate_entry(name, tmp) if scores else {}
-        tmp.unlink()
+        # the check file keeps the real suffix: loaders that pick the format from it (SpyNet's) read it as such
+        tmp = save_weights(model, out_dir / f".fp16check.{entry.file}", card)
+        try:
+            scores16 = evaluate_entry(name, tmp) if scores else {}
+        finally:
+            tmp.unlink(missing_ok=True)
         delta = abs(_headline(scores16) - _headline(scores)) if scores else 0.0
         if delta <= tolerance_db:
             storage = "fp16"

@@ -292,3 +292,20 @@ def test_backbone_stage_reports_unadapted_vs_adapted_without_touching_training(r
     assert set(diag) == {"l_hr_unadapted", "l_hr_adapted"} and set(loud) == {"l_pix"}
     assert diag["l_hr_unadapted"] == pytest.approx(float(quiet["l_pix"]), rel=1e-5)
     assert diag["l_hr_adapted"] != diag["l_hr_unadapted"]
+
+
+def test_adapting_backbone_bounds_the_adaptation_input(real_frames, monkeypatch):
+    """Test-time adaptation back-propagates through at most ADAPT_MAX_LR_PIXELS LR pixels (a centre crop of every
+    window), whatever the frame size: 16 windows of 384x288 took 23 GB before. The output covers the full frames."""
+    from vsrkit.engine import adapt
+    from vsrkit.engine.infer import Upscaler
+
+    assert adapt.budget_patch((2, 5, 3, 32, 32), 2 * 5 * 32 * 32) is None  # fits: whole frames, as before
+    assert adapt.budget_patch((16, 5, 3, 288, 384), 2**20) == 114
+    vsr, mfdn = _tiny()
+    monkeypatch.setattr(adapt, "ADAPT_MAX_LR_PIXELS", 4 * 5 * 24 * 24)
+    adapting = adapt.AdaptingBackbone(vsr, registry.spec("edvr"), mfdn, steps=1, lr=1e-3)
+    clip = _clip(real_frames)  # (T, 3, 32, 32)
+    out = Upscaler(adapting, registry.spec("edvr")).upscale_clip(clip)
+    assert out.shape == (clip.shape[0], 3, 64, 64)
+    assert 0 < adapting.stats["adapt_pixels"] <= 4 * 5 * 24 * 24 < clip.shape[0] * 5 * 32 * 32

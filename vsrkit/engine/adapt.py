@@ -22,8 +22,9 @@ which calls them with functional parameter dictionaries (``torch.func.functional
 from __future__ import annotations
 
 import copy
+import math
 import time
-from typing import Any, Callable, Iterable, Literal
+from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -62,6 +63,11 @@ BACKBONE_LOSSES: dict[str, LossFn] = {
     "huber": huber_loss,
 }
 _DEFAULT_LOSS = {"edvr": "charbonnier", "toflow": "l1", "duf": "huber"}
+
+#: Most LR pixels (batch × frames × h × w) one adaptation step back-propagates through when no ``patch`` is given:
+#: 16 windows of 5 frames at 384×288 took 23 GB and were OOM-killed; at this budget an EDVR-tiny step stays near
+#: 3 GB, and small inputs (carphone ×2: 16 × 5 × 88 × 72) adapt on whole frames as before.
+ADAPT_MAX_LR_PIXELS = 2**20
 
 
 def vsr_loss_for(name: str | None, loss: str | None = None) -> LossFn:
@@ -140,6 +146,16 @@ def _legal_crop(lq: Tensor, spec: ModelSpec, scale: int, patch: int | None) -> T
     return lq[..., y0 : y0 + th, x0 : x0 + tw]
 
 
+def budget_patch(shape: Sequence[int], max_pixels: int) -> int | None:
+    """Side of the centre crop that keeps a ``(B, T, C, h, w)`` adaptation input within ``max_pixels`` LR pixels
+    (``B·T·side²``), or ``None`` when the whole frames already fit. The output still covers every full frame; only
+    the adaptation loss sees the crop."""
+    b, t, h, w = shape[0], shape[1], shape[-2], shape[-1]
+    if b * t * h * w <= max_pixels:
+        return None
+    return max(1, int(math.sqrt(max_pixels / (b * t))))
+
+
 def _window(lq: Tensor, centre: int, spec: ModelSpec) -> Tensor:
     t, r = lq.shape[0], spec.num_frames // 2
     idx = [j if 0 <= j < t else _pad_index(j, t, spec.edge_padding, centre=centre, radius=r)
@@ -168,6 +184,7 @@ def _adapted_copy(
     the frozen ``fixed``); returns the adapted backbone. The callers' modules are never modified."""
     vsr, est = copy.deepcopy(model), copy.deepcopy(mfdn)
     crop = _legal_crop(lq, spec, scale, patch).to(next(model.parameters()).device)
+    stats["adapt_pixels"] = max(stats.get("adapt_pixels", 0), crop[..., 0, :, :].numel())
     with torch.no_grad():
         slr_target = fixed(crop)
     params = list(vsr.parameters()) + (list(est.parameters()) if adapt_mfdn else [])
@@ -372,9 +389,10 @@ class AdaptingBackbone(nn.Module):
         # The engine runs models under inference_mode; adaptation needs autograd on a normal copy of the input.
         with torch.inference_mode(False):
             batch = x.clone()
+            patch = self.patch or budget_patch(batch.shape, ADAPT_MAX_LR_PIXELS)
             vsr = _adapted_copy(self.backbone, self.mfdn, self.fixed, batch, self.spec, self.scale, self.loss_fn,
                                 steps=self.steps, lr=self.lr, slr_weight=self.slr_weight, adapt_mfdn=True,
-                                bn_train=True, patch=self.patch, stats=self.stats)
+                                bn_train=True, patch=patch, stats=self.stats)
             self.stats["calls"] += 1
             with torch.no_grad():
                 return vsr(batch)

@@ -88,7 +88,9 @@ SHIPPED: dict[str, Shipped] = {
                 "optical flow (SpyNet) pre-trained on known motion; video configs start from it (model.init_flow)",
                 "configs/spynet_pretrain_photos.yaml",
                 {"kind": "flow", "clip": HELD_OUT_CLIP, "frame": 0},
-                "Debian wallpaper photos (vsrkit prepare-photos, train split) + bigbuckbunny frames, known warps"),
+                "no gradient training: the sad_search construction (vsrkit.ops.spynet.sad_search_init_), its gain, "
+                "step and first level chosen by known-shift EPE on the validation wallpapers (vsrkit prepare-photos); "
+                "pre-training from it on the train split (configs/spynet_pretrain_photos.yaml) has not beaten it yet"),
     )
 }
 

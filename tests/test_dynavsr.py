@@ -309,3 +309,17 @@ def test_adapting_backbone_bounds_the_adaptation_input(real_frames, monkeypatch)
     out = Upscaler(adapting, registry.spec("edvr")).upscale_clip(clip)
     assert out.shape == (clip.shape[0], 3, 64, 64)
     assert 0 < adapting.stats["adapt_pixels"] <= 4 * 5 * 24 * 24 < clip.shape[0] * 5 * 32 * 32
+
+
+def test_window_batches_shrink_to_the_memory_budget(real_frames):
+    """Window models call the network on at most as many windows as fit ``max_memory`` (16 EDVR windows of 384x288
+    were OOM-killed at 23 GB); the output does not depend on the batch size."""
+    from vsrkit.engine.infer import InferenceOptions, Upscaler
+
+    vsr, _ = _tiny()
+    spec = registry.spec("edvr")
+    clip = _clip(real_frames)  # (T, 3, 32, 32)
+    wide = Upscaler(vsr, spec)
+    tight = Upscaler(vsr, spec, InferenceOptions(max_memory=5 * 32 * 32 * 4096))
+    assert wide.window_batch(32, 32) == 16 and tight.window_batch(32, 32) == 1 and tight.window_batch(4000, 4000) == 1
+    torch.testing.assert_close(tight.upscale_clip(clip), wide.upscale_clip(clip), rtol=0, atol=1e-5)

@@ -234,6 +234,18 @@ class Upscaler:
         return fastpath.chunk_from_budget(budget, lr_pixels=height * width, overlap=self.options.chunk_overlap,
                                           bytes_per_lr_pixel=fastpath.memory_per_lr_pixel(self.spec.name))
 
+    def window_batch(self, height: int, width: int) -> int:
+        """Windows per model call for a window model on ``height × width`` LR frames: ``--chunk`` (16 by default),
+        fewer when that many windows would not fit ``max_memory`` (EDVR on 384×288 frames needs ~1.3 GB per
+        window; 16 of them were OOM-killed at 23 GB). At least 1."""
+        budget = self.options.max_memory or fastpath.default_memory_budget()
+        if self.options.tile is not None:
+            height, width = (min(n, self.options.tile + 2 * self.options.tile_overlap) for n in (height, width))
+        frames = int(getattr(self.model, "num_frames", self.spec.num_frames) or 1)
+        per_window = frames * height * width * (fastpath.memory_per_lr_pixel(self.spec.name)
+                                                 or fastpath.DEFAULT_BYTES_PER_LR_PIXEL)
+        return max(1, min(self._batch, budget // max(per_window, 1)))
+
     # -- model call with precision, padding and tiling ----------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype == torch.float32:
@@ -409,6 +421,7 @@ class Upscaler:
         next_out = skip
         total = None
         batch: list[list[int]] = []
+        limit: int | None = None  # windows per model call, from the first frame's size
 
         def window_indices(i: int, total_or_known: int, known_total: bool) -> list[int]:
             idx = []
@@ -434,9 +447,11 @@ class Upscaler:
             if (exhausted and next_out >= total) or (stop is not None and next_out >= stop):
                 break
             known = total if exhausted else first_index + len(buffer)
+            if limit is None:
+                limit = self.window_batch(*as_tensor([buffer[0]]).shape[-2:])
             batch.append(window_indices(next_out, known, exhausted))
             next_out += 1
-            if len(batch) == self._batch or (exhausted and next_out >= total):
+            if len(batch) == limit or (exhausted and next_out >= total):
                 yield self._run_group(next_out - len(batch), len(batch), lambda: flush(batch))
                 batch = []
                 # Drop frames no future window needs (mirror padding near the end may reach back up to r).

@@ -64,10 +64,11 @@ BACKBONE_LOSSES: dict[str, LossFn] = {
 }
 _DEFAULT_LOSS = {"edvr": "charbonnier", "toflow": "l1", "duf": "huber"}
 
-#: Most LR pixels (batch × frames × h × w) one adaptation step back-propagates through when no ``patch`` is given:
-#: 16 windows of 5 frames at 384×288 took 23 GB and were OOM-killed; at this budget an EDVR-tiny step stays near
-#: 3 GB, and small inputs (carphone ×2: 16 × 5 × 88 × 72) adapt on whole frames as before.
-ADAPT_MAX_LR_PIXELS = 2**20
+#: Most LR pixels (batch × frames × h × w) one adaptation step back-propagates through when no ``patch`` is given.
+#: EDVR's backward keeps ~20 KB per LR pixel: 2^20 pixels (3 windows of 384×288) were OOM-killed at 22.8 GB on a
+#: 24 GB machine. 2^19 is the largest power of two that still adapts the card's carphone ×2 input (16 windows of
+#: 5 × 88 × 72 = 506,880 px) on whole frames, so the shipped scores do not change.
+ADAPT_MAX_LR_PIXELS = 2**19
 
 
 def vsr_loss_for(name: str | None, loss: str | None = None) -> LossFn:

@@ -438,3 +438,24 @@ def test_protocol_strings_carry_options() -> None:
         get_protocol("gauss:sigma=1", sigma=2)
     with pytest.raises(VsrkitError, match="KEY=VALUE"):
         with_options("bi", ["sigma"])
+
+
+def test_strided_downscale_splits_long_clips_without_changing_them(monkeypatch):
+    """The unfolded input of many large frames asked the CPU convolution for 23 GB at once (20 frames of 768x576,
+    15x15 kernel); frames now go in groups under UNFOLD_BYTES, with identical output (shared and per-frame kernels)."""
+    import torch
+
+    from vsrkit.degrade import blur
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((5, 24, 20, 3))
+    kernels = rng.random((5, 7, 7))
+    kernels /= kernels.sum((1, 2), keepdims=True)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    args = ((3, 3, 3, 3), "reflect", 2, 0, (12, 10))
+    whole_shared = blur.strided_downscale(frames, kernels[0], 2)
+    whole_each = blur._correlate_sample(x, kernels, *args)
+    monkeypatch.setattr(blur, "UNFOLD_BYTES", 1)  # one frame per call
+    assert np.array_equal(blur.strided_downscale(frames, kernels[0], 2), whole_shared)
+    assert torch.equal(blur._correlate_sample(x, kernels, *args), whole_each)
+    assert torch.equal(blur._correlate_sample(x[2:3], kernels[2:3], *args)[0], whole_each[2])

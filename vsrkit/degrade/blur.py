@@ -54,6 +54,10 @@ def mod_crop(frames: np.ndarray, scale: int) -> np.ndarray:
     return frames[..., : h - h % scale, : w - w % scale, :]
 
 
+#: Bytes of unfolded input one strided-convolution call may use (frames are split into groups beyond it).
+UNFOLD_BYTES = 256 << 20
+
+
 def _correlate_sample(
     x: torch.Tensor,
     kernel: np.ndarray,
@@ -73,6 +77,13 @@ def _correlate_sample(
     k = torch.tensor(np.asarray(kernel), dtype=torch.float64)
     kh, kw = k.shape[-2:]
     h, w = out_hw
+    # The CPU convolution unfolds kh·kw samples per output: 20 frames of 768×576 with a 15×15 kernel asked for
+    # 23 GB. Frames are independent, so they go in groups whose unfolded input stays near 256 MB.
+    per_frame = c * h * w * kh * kw * 8
+    step = max(1, UNFOLD_BYTES // max(per_frame, 1))
+    if t > step:
+        return torch.cat([_correlate_sample(x[i : i + step], kernel if k.ndim == 2 else kernel[i : i + step], pad,
+                                            mode, stride, start, out_hw) for i in range(0, t, step)])
     if k.ndim == 2:
         xp = F.pad(x.reshape(t * c, 1, *x.shape[-2:]), pad, mode=mode)
         weight, groups = k[None, None], 1

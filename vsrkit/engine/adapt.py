@@ -65,9 +65,9 @@ BACKBONE_LOSSES: dict[str, LossFn] = {
 _DEFAULT_LOSS = {"edvr": "charbonnier", "toflow": "l1", "duf": "huber"}
 
 #: Most LR pixels (batch × frames × h × w) one adaptation step back-propagates through when no ``patch`` is given.
-#: EDVR's backward keeps ~20 KB per LR pixel: 2^20 pixels (3 windows of 384×288) were OOM-killed at 22.8 GB on a
-#: 24 GB machine. 2^19 is the largest power of two that still adapts the card's carphone ×2 input (16 windows of
-#: 5 × 88 × 72 = 506,880 px) on whole frames, so the shipped scores do not change.
+#: Without a bound, one step on a batch of 16 EDVR windows of 384×288 covers 8.8 M LR pixels with a backward pass
+#: (one window's inference alone peaks at 1.3 GB). 2^19 is the largest power of two that still adapts the card's
+#: carphone ×2 input (16 windows of 5 × 88 × 72 = 506,880 px) on whole frames, so the shipped scores do not change.
 ADAPT_MAX_LR_PIXELS = 2**19
 
 

@@ -228,19 +228,22 @@ class Upscaler:
         longest chunk whose activations fit ``max_memory`` (:func:`~vsrkit.engine.fastpath.chunk_from_budget`)."""
         if self.options.chunk is not None:
             return self.options.chunk
-        budget = self.options.max_memory or fastpath.default_memory_budget()
-        if self.options.tile is not None:
-            height, width = (min(n, self.options.tile + 2 * self.options.tile_overlap) for n in (height, width))
+        budget, height, width = self._memory_budget(height, width)
         return fastpath.chunk_from_budget(budget, lr_pixels=height * width, overlap=self.options.chunk_overlap,
                                           bytes_per_lr_pixel=fastpath.memory_per_lr_pixel(self.spec.name))
 
-    def window_batch(self, height: int, width: int) -> int:
-        """Windows per model call for a window model on ``height × width`` LR frames: ``--chunk`` (16 by default),
-        fewer when that many windows would not fit ``max_memory`` (EDVR on 384×288 frames needs ~1.3 GB per
-        window; 16 of them were OOM-killed at 23 GB). At least 1."""
-        budget = self.options.max_memory or fastpath.default_memory_budget()
+    def _memory_budget(self, height: int, width: int) -> tuple[int, int, int]:
+        """``(bytes, h, w)``: the activation budget (``max_memory`` or the fastpath default) and the LR size one
+        model call sees (a tile with its overlap when tiling)."""
         if self.options.tile is not None:
             height, width = (min(n, self.options.tile + 2 * self.options.tile_overlap) for n in (height, width))
+        return self.options.max_memory or fastpath.default_memory_budget(), height, width
+
+    def window_batch(self, height: int, width: int) -> int:
+        """Windows per model call for a window model on ``height × width`` LR frames: ``--chunk`` (16 by default),
+        fewer when that many windows would not fit ``max_memory`` (EDVR on 384×288 frames peaks at ~1.3 GB per
+        window, so 16 would need ~21 GB). At least 1."""
+        budget, height, width = self._memory_budget(height, width)
         frames = int(getattr(self.model, "num_frames", self.spec.num_frames) or 1)
         per_window = frames * height * width * (fastpath.memory_per_lr_pixel(self.spec.name)
                                                  or fastpath.DEFAULT_BYTES_PER_LR_PIXEL)

@@ -135,6 +135,27 @@ def test_training_lowers_loss_freezes_flow_and_keeps_ema(clip_dirs, tmp_path):
     assert not torch.equal(ema_w, w) and (ema_w - w).abs().max() < 1.0
 
 
+def test_flow_frozen_for_the_whole_run_gets_no_backward(clip_dirs, tmp_path):
+    # issue 18: video models keep the shipped SpyNet as is; its backward is skipped, the rest still learns
+    cfg = tiny_config(clip_dirs, **{"train.total_iter": 3, "train.ema_decay": 0.0,
+                                    "train.param_groups": [{"prefix": "spynet.", "lr_mul": 0.0, "freeze_iters": 0}]})
+    trainer = Trainer(cfg, tmp_path / "run", progress=False)
+    spynet0 = {k: v.clone() for k, v in trainer.model.spynet.state_dict().items()}
+    head0 = trainer.model.conv_last.weight.detach().clone()
+    assert not any(p.requires_grad for p in trainer.model.spynet.parameters())
+    batch = next(iter(trainer.loader))
+    for it in range(1, 4):
+        trainer.iteration = it
+        trainer.train_step(batch)
+        assert all(p.grad is None for p in trainer.model.spynet.parameters())
+    assert all(torch.equal(v, trainer.model.spynet.state_dict()[k]) for k, v in spynet0.items())
+    assert not torch.equal(head0, trainer.model.conv_last.weight)
+    # freeze_iters covering the run freezes the same way
+    cfg = tiny_config(clip_dirs, **{"train.total_iter": 3,
+                                    "train.param_groups": [{"prefix": "spynet.", "lr_mul": 1.0, "freeze_iters": 3}]})
+    assert not any(p.requires_grad for p in Trainer(cfg, tmp_path / "run2", progress=False).model.spynet.parameters())
+
+
 def test_fit_writes_checkpoints_weights_and_validation(clip_dirs, tmp_path):
     out = tmp_path / "run"
     summary = train(tiny_config(clip_dirs), out, progress=False)

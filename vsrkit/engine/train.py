@@ -318,6 +318,12 @@ class Trainer:
                            "lr_mul": float(s.get("lr_mul", 1.0)), "freeze_iters": int(s.get("freeze_iters", 0))})
         rest = [p for n, p in named if n not in taken and p.requires_grad]
         groups.insert(0, {"name": "main", "params": rest, "lr_mul": 1.0, "freeze_iters": 0})
+        for g in groups:
+            if g["lr_mul"] == 0 or g["freeze_iters"] >= self.total_iter:
+                # frozen for the whole run (e.g. a pre-trained flow network kept as is, issue 18): no gradient is
+                # wanted, so autograd skips the group's backward instead of computing and dropping it
+                for p in g["params"]:
+                    p.requires_grad_(False)
         return groups
 
     def _optimizer(self) -> torch.optim.Optimizer:

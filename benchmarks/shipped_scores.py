@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         entry = catalogue.SHIPPED[name]
         training = {"data": entry.trained_on, "protocol": src_card.get("protocol"),
                     "iterations": src_card.get("iterations"), "config": entry.config,
-                    "hardware": scoring.hardware_summary(), "init_weights": src_card.get("init_weights")}
+                    "hardware": scoring.hardware_summary(), "init_weights": src_card.get("init_weights"),
+                    "init_flow": src_card.get("init_flow")}
         if args.stage:
             training["stages"] = args.stage
         if args.photos:

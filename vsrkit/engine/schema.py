@@ -370,3 +370,35 @@ def render_docs(recipes: Sequence[tuple[str, str, type | None, str]]) -> str:
 
 
 DOCS_PATH = Path(__file__).resolve().parents[2] / "configs" / "README.md"
+
+
+def render_ablation_docs(folder: Path) -> str:
+    """The "Ablations" section of ``configs/README.md``: one table row per ``folder/*.yaml`` from its header lines
+    (``# Paper:``, ``# Row:``, ``# Differs:``), then the rows listed in ``folder/not_buildable.yaml`` with their
+    reasons (key ``not_buildable``: a list of ``{paper, row, reason}``). Empty when the folder is absent (an installed package without the configs)."""
+    import yaml
+
+    if not folder.is_dir():
+        return ""
+    rows = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "not_buildable.yaml":
+            continue
+        head: dict[str, str] = {}
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            key, _, value = line[1:].strip().partition(": ")
+            head[key] = value
+        cells = [head.get("Paper", ""), head.get("Row", ""), f"`ablations/{path.name}`", head.get("Differs", "")]
+        rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    out = ["## Ablations", "",
+           "Configs for the ablation rows the papers report, each derived from a paper config above (same data and "
+           "recipe; only the ablated option differs). Train one with `vsrkit train configs/ablations/NAME.yaml`; "
+           "each file's header names its base config and paper row.", "",
+           "| paper | table / row | config | differs from the base config |", "|---|---|---|---|", *rows, ""]
+    missing = folder / "not_buildable.yaml"
+    if missing.is_file():
+        out += ["Not built:", ""]
+        out += [f"* {r['paper']}, {r['row']}: {r['reason']}." for r in (yaml.safe_load(missing.read_text()) or {}).get("not_buildable", [])]
+    return "\n".join(out).rstrip() + "\n"

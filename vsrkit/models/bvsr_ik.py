@@ -317,6 +317,14 @@ class BVSRIK(nn.Module):
             ``"fixed"``.
         flow_source: ``"lr"`` (SpyNet on raw LR; released weights) or ``"corrected"`` (paper).
         spynet_pretrained: optional SpyNet weights file.
+        isc: keep the ISC module (default). ``False`` is Table 3(a) v1.1 "w/o ISC": the raw LR frame stands in for
+            the corrected frame ``Î_t`` (reconstruction skip and flow input) and its ``isc_feat``-channel feature
+            comes from the same residual extractor (``feat_ext``, ``isc_blocks`` blocks) that ISC starts with; the
+            two U-Nets, the dictionary and the selectors are gone (−1,178,924 parameters at paper size; the paper
+            lists 8.12 M vs 9.30 M). ``aux`` then has no ``isc_*`` entries and ``corrected`` is the input.
+        ita: ``"both"`` (default), ``"forward"`` (Table 3(a) v1.4 "w/o Bi-dir": the backward branch aligns by plain
+            flow warping, −1 ITA) or ``"none"`` (v1.2 "w/o ITA": both branches warp with the SpyNet flow, −2 ITA;
+            paper 7.40 M and 5.50 M).
     """
 
     scale = 4
@@ -338,19 +346,29 @@ class BVSRIK(nn.Module):
         feature_order: str = "official",
         flow_source: str = "lr",
         spynet_pretrained: str | Path | None = None,
+        isc: bool = True,
+        ita: str = "both",
     ) -> None:
         super().__init__()
+        if ita not in ("both", "forward", "none"):
+            raise VsrkitError(f"ita must be 'both', 'forward' or 'none', got {ita!r}")
         if feature_order not in ("official", "fixed"):
             raise VsrkitError(f"feature_order must be 'official' or 'fixed', got {feature_order!r}")
         if flow_source not in ("lr", "corrected"):
             raise VsrkitError(f"flow_source must be 'lr' or 'corrected', got {flow_source!r}")
         self.num_feat, self.feature_order, self.flow_source = num_feat, feature_order, flow_source
         dict_kw = dict(num_atoms=num_atoms, sizes=tuple(kernel_sizes), siren_hidden=siren_hidden, freq_init=freq_init)
-        self.isc = ImplicitSpatialCorrection(base=isc_feat, num_blocks=isc_blocks, **dict_kw)
+        self.isc: ImplicitSpatialCorrection | None = None
+        self.feat_ext: ConvResidualBlocks | None = None
+        if isc:
+            self.isc = ImplicitSpatialCorrection(base=isc_feat, num_blocks=isc_blocks, **dict_kw)
+        else:  # v1.1: only ISC's frame-feature extractor remains
+            self.feat_ext = _default_init_resblocks(ConvResidualBlocks(in_channels=3, out_channels=isc_feat,
+                                                                       num_blocks=isc_blocks))
         self.spynet = SpyNet(pretrained=spynet_pretrained)
         ita_kw = dict(channels=num_feat, feat_in=isc_feat, base=ita_feat, fusion_blocks=ita_fusion_blocks, **dict_kw)
-        self.ita_forward = ImplicitTemporalAlignment(**ita_kw)
-        self.ita_backward = ImplicitTemporalAlignment(**ita_kw)
+        self.ita_forward = ImplicitTemporalAlignment(**ita_kw) if ita != "none" else None
+        self.ita_backward = ImplicitTemporalAlignment(**ita_kw) if ita == "both" else None
         self.backward_trunk = _default_init_resblocks(
             ConvResidualBlocks(in_channels=isc_feat + num_feat, out_channels=num_feat, num_blocks=prop_blocks))
         self.forward_trunk = _default_init_resblocks(
@@ -363,6 +381,12 @@ class BVSRIK(nn.Module):
         self.lrelu = nn.LeakyReLU(negative_slope=0.1, inplace=True)
 
     # -- pieces -------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _align(ita: ImplicitTemporalAlignment | None, feat: Tensor, prev: Tensor, flow: Tensor,
+               atoms: list[Tensor] | None) -> Tensor:
+        """ITA, or (its Table 3 ablations) plain backward warping of ``prev (B, C, H, W)`` by ``flow``."""
+        return flow_warp_nchw(prev, flow) if ita is None else ita(feat, prev, flow, atoms)[0]
+
     def _reconstruct(self, back: Tensor, fwd: Tensor, lr_hat: Tensor) -> Tensor:
         out = self.lrelu(self.fusion(torch.cat([back, fwd], 1)))
         out = self.upsampler(out)
@@ -387,56 +411,55 @@ class BVSRIK(nn.Module):
         h, w = x.shape[-2:]
 
         # ISC on every frame (the code interleaves it with the backward branch; the order does not matter).
-        isc_atoms = self.isc.inr_conv.atoms()
+        isc_atoms = self.isc.inr_conv.atoms() if self.isc is not None else None
         lr_hats, feats, mus, omegas = [], [], [], []
         for i in range(t):
+            if self.isc is None:  # w/o ISC: the raw frame is the "corrected" frame
+                lr_hats.append(x[:, i]), feats.append(self.feat_ext(x[:, i]))
+                continue
             lr_hat, feat, mu, omega = self.isc(x[:, i], isc_atoms)
             lr_hats.append(lr_hat), feats.append(feat), mus.append(mu), omegas.append(omega)
         corrected = torch.stack(lr_hats, 1)
         flows_forward, flows_backward = neighbour_flows(self.spynet, x if self.flow_source == "lr" else corrected)
 
-        atoms_b = self.ita_backward.inr_conv.atoms() if t > 1 else None
+        atoms_b = self.ita_backward.inr_conv.atoms() if t > 1 and self.ita_backward is not None else None
         back_states: list[Tensor] = [x.new_zeros(0)] * t
         p = x.new_zeros(b, self.num_feat, h, w)
         for i in range(t - 1, -1, -1):
             if i < t - 1:
-                p = self.ita_backward(feats[i], p, flows_backward[:, i], atoms_b)[0]
+                p = self._align(self.ita_backward, feats[i], p, flows_backward[:, i], atoms_b)
             p = self.backward_trunk(torch.cat([feats[i], p], 1))
             back_states[i] = p
 
-        atoms_f = self.ita_forward.inr_conv.atoms() if t > 1 else None
+        atoms_f = self.ita_forward.inr_conv.atoms() if t > 1 and self.ita_forward is not None else None
         outputs = []
         p = x.new_zeros(b, self.num_feat, h, w)
         for i in range(t):
             feat = feats[t - 1 - i] if self.feature_order == "official" else feats[i]
             if i > 0:
-                p = self.ita_forward(feat, p, flows_forward[:, i - 1], atoms_f)[0]
+                p = self._align(self.ita_forward, feat, p, flows_forward[:, i - 1], atoms_f)
             p = self.forward_trunk(torch.cat([feat, p], 1))
             outputs.append(self._reconstruct(back_states[i], p, lr_hats[i]))
         out = torch.stack(outputs, 1)[..., : 4 * h_in, : 4 * w_in]
-        return {
+        res = {
             "outputs": out,
             "lr_corrs": corrected[..., :h_in, :w_in],
-            "isc_mu": torch.stack(mus, 1)[..., :h_in, :w_in],
-            "isc_omega": torch.stack(omegas, 1)[..., :h_in, :w_in],
-            "isc_atoms": _pad_atoms(isc_atoms),
             "flows_forward": flows_forward[..., :h_in, :w_in],
             "flows_backward": flows_backward[..., :h_in, :w_in],
         }
+        if isc_atoms is not None:
+            res.update(isc_mu=torch.stack(mus, 1)[..., :h_in, :w_in],
+                       isc_omega=torch.stack(omegas, 1)[..., :h_in, :w_in], isc_atoms=_pad_atoms(isc_atoms))
+        return res
 
     def forward(self, x: Tensor, *, return_aux: bool = False) -> Tensor | tuple[Tensor, dict[str, Tensor]]:
         res = self.forward_bgr(x.flip(2))  # RGB → BGR (the official weights' channel order)
         out = res["outputs"].flip(2)
         if not return_aux:
             return out
-        aux = {
-            "corrected": res["lr_corrs"].flip(2),
-            "isc_mu": res["isc_mu"],
-            "isc_omega": res["isc_omega"],
-            "isc_atoms": res["isc_atoms"],
-            "flows_forward": res["flows_forward"],
-            "flows_backward": res["flows_backward"],
-        }
+        aux = {"corrected": res["lr_corrs"].flip(2)}
+        aux.update({k: res[k] for k in ("isc_mu", "isc_omega", "isc_atoms") if k in res})
+        aux.update(flows_forward=res["flows_forward"], flows_backward=res["flows_backward"])
         return out, aux
 
     # -- visualisation --------------------------------------------------------------------------------------------

@@ -225,12 +225,17 @@ class GuidedAttention(nn.Module):
 
 
 class MultiAttentionBlock(nn.Module):
-    """CO attention + GDFN, and (Net^R) DA attention + GDFN, each pre-normalised and residual (Eq. 3)."""
+    """CO attention + GDFN, and (Net^R) DA attention + GDFN, each pre-normalised and residual (Eq. 3).
 
-    def __init__(self, dim: int, heads: int, ffn_factor: float, bias: bool, ln_bias: bool, is_da: bool) -> None:
+    ``co_attention=False`` is the self-attention of Table 4(i): the first attention takes its query from the
+    normalised ``F_w`` itself instead of ``F_c^0`` (same layers and parameters; the guide is ignored).
+    """
+
+    def __init__(self, dim: int, heads: int, ffn_factor: float, bias: bool, ln_bias: bool, is_da: bool,
+                 co_attention: bool = True) -> None:
         super().__init__()
         hidden = int(dim * ffn_factor)
-        self.is_da = is_da
+        self.is_da, self.co_attention = is_da, co_attention
         self.norm1 = ChannelLayerNorm(dim, bias=ln_bias)
         self.co_attn = GuidedAttention(dim, heads, bias)
         self.norm2 = ChannelLayerNorm(dim, bias=ln_bias)
@@ -242,7 +247,8 @@ class MultiAttentionBlock(nn.Module):
             self.ffn2 = GatedFeedForward(dim=dim, hidden=hidden, bias=bias)
 
     def forward(self, fw: Tensor, centre: Tensor, kernel_feat: Tensor | None = None) -> Tensor:
-        fw = fw + self.co_attn(self.norm1(fw), centre)
+        normed = self.norm1(fw)
+        fw = fw + self.co_attn(normed, centre if self.co_attention else normed)
         fw = fw + self.ffn1(self.norm2(fw))
         if self.is_da:
             fw = fw + self.da_attn(self.norm3(fw), kernel_feat)
@@ -267,7 +273,7 @@ class FRMA(nn.Module):
 
     def __init__(self, *, dim: int, num_frames: int, num_flows: int, growth: int, num_layers: int, num_attn: int,
                  heads: int, ffn_factor: float, bias: bool, ln_bias: bool, is_da: bool, first_f: bool,
-                 first_fw: bool) -> None:
+                 first_fw: bool, co_attention: bool = True) -> None:
         super().__init__()
         nf = 3 * num_flows
         self.is_da = is_da
@@ -278,7 +284,7 @@ class FRMA(nn.Module):
             self.rdb_KD = RDB(dim, growth, num_layers, bias)
             self.conv_KD = nn.Conv2d(dim * num_frames, dim, 1, bias=bias)
         self.multi_attn_block = nn.ModuleList(
-            MultiAttentionBlock(dim, heads, ffn_factor, bias, ln_bias, is_da) for _ in range(num_attn)
+            MultiAttentionBlock(dim, heads, ffn_factor, bias, ln_bias, is_da, co_attention) for _ in range(num_attn)
         )
 
     def forward(self, feat: Tensor, fw: Tensor | None, flows: Tensor | None, centre: Tensor,
@@ -306,7 +312,8 @@ def _frma_blocks(cfg: dict[str, Any], is_da: bool) -> nn.ModuleList:
         FRMA(dim=cfg["num_feat"], num_frames=cfg["num_frames"], num_flows=cfg["num_flows"],
              growth=cfg["growth_rate"], num_layers=cfg["num_dense_layers"], num_attn=cfg["num_attn_blocks"],
              heads=cfg["num_heads"], ffn_factor=cfg["ffn_expansion_factor"], bias=cfg["bias"],
-             ln_bias=cfg["layernorm_bias"], is_da=is_da, first_f=(i == 0 and not is_da), first_fw=(i == 0))
+             ln_bias=cfg["layernorm_bias"], is_da=is_da, first_f=(i == 0 and not is_da), first_fw=(i == 0),
+             co_attention=cfg.get("co_attention", True))
         for i in range(cfg["num_frma"])
     )
 
@@ -372,6 +379,7 @@ class RestorationNet(nn.Module):
         super().__init__()
         dim, t, bias, nf = cfg["num_feat"], cfg["num_frames"], cfg["bias"], 3 * cfg["num_flows"]
         self.num_frames, self.kr, self.scale = t, cfg["kr"], 4
+        self.flow_guided = cfg.get("flow_guided", True)
         self.feature_extractor = _feature_extractor(3 + dim, cfg)
         self.f_conv1 = _frame_mlp(nf, nf, nf, bias)
         self.d_conv = nn.Sequential(nn.Conv3d(cfg["kd"] ** 2, dim, 3, 1, 1, bias=bias), _lrelu(),
@@ -404,7 +412,8 @@ class RestorationNet(nn.Module):
         warp1 = image_warp(x, flow_x1)
         flow_x = self.f_conv3(torch.cat([flows, warp1, x[:, c : c + 1].expand_as(x)], dim=2))
         lr_warp = image_warp(x, flow_x)
-        out = dynamic_upsample(lr_warp.transpose(1, 2), kr, scale=s) + residual
+        # FGDF filters the warped frames (Eq. 6); the Table 3 ablation filters the unwarped ones (Eq. 5).
+        out = dynamic_upsample((lr_warp if self.flow_guided else x).transpose(1, 2), kr, scale=s) + residual
         return {"output": out, "lr_warp": lr_warp, "sharp": self.a_conv(feat), "flow_x": flow_x, "kernels": kr}
 
 
@@ -431,6 +440,17 @@ class FMANet(nn.Module):
     ``num_frames`` T, ``num_flows`` n, ``kd`` / ``kr`` kernel sizes, ``num_rdb`` / ``growth_rate`` /
     ``num_dense_layers`` (RRDB), ``num_frma`` M, ``num_attn_blocks`` per FRMA, ``num_heads``,
     ``ffn_expansion_factor``, ``bias`` (conv biases), ``layernorm_bias`` (Restormer WithBias).
+
+    Ablation switches (defaults = the paper model and the released weights):
+
+    * ``kd`` any even size ≥ 4 (Table 3: 10, 20, 30); only the ``K^D`` head (Net^D ``d_conv``, ``C → kd²``) and
+      Net^R's kernel embedding (``kd² → C``, 3×3×3) change size: ``36·C·kd²`` parameters.
+    * ``flow_guided=False``: conventional dynamic filtering (Eq. 5, Table 3 ✗ rows) — ``K^D`` filters the
+      *unwarped* HR clip and ``K^R`` the unwarped LR clip. The image flow–mask pairs ``f^Y``, ``f^X`` are still
+      predicted and returned (``hr_warp``, ``lr_warp``) so the warping losses of Eqs. 8-9 still apply; the paper
+      does not say whether they were kept (our reading). Same parameters.
+    * ``co_attention=False``: self-attention in place of CO attention in every multi-attention block of both
+      networks (Table 4/5(i)); same parameters.
     """
 
     scale = 4
@@ -438,18 +458,20 @@ class FMANet(nn.Module):
     def __init__(self, *, num_feat: int = 90, num_frames: int = 3, num_flows: int = 9, kd: int = 20, kr: int = 5,
                  num_rdb: int = 12, growth_rate: int = 18, num_dense_layers: int = 4, num_frma: int = 4,
                  num_attn_blocks: int = 2, num_heads: int = 6, ffn_expansion_factor: float = 2.66,
-                 bias: bool = False, layernorm_bias: bool = True) -> None:
+                 bias: bool = False, layernorm_bias: bool = True, flow_guided: bool = True,
+                 co_attention: bool = True) -> None:
         super().__init__()
         for div, what in ((num_flows, "num_flows"), (num_frames, "num_frames"), (num_heads, "num_heads")):
             if num_feat % div:
                 raise VsrkitError(f"FMA-Net num_feat={num_feat} must be divisible by {what}={div}")
-        if num_frames % 2 == 0 or kr % 2 == 0 or kd % 4 or kd < 4:
-            raise VsrkitError("FMA-Net needs an odd num_frames, an odd kr and kd a multiple of 4 (paper: 3, 5, 20)")
+        if num_frames % 2 == 0 or kr % 2 == 0 or kd % 2 or kd < 4:
+            raise VsrkitError("FMA-Net needs an odd num_frames, an odd kr and an even kd >= 4 (paper: 3, 5, 20)")
         cfg = dict(num_feat=num_feat, num_frames=num_frames, num_flows=num_flows, kd=kd, kr=kr, num_rdb=num_rdb,
                    growth_rate=growth_rate, num_dense_layers=num_dense_layers, num_frma=num_frma,
                    num_attn_blocks=num_attn_blocks, num_heads=num_heads,
-                   ffn_expansion_factor=ffn_expansion_factor, bias=bias, layernorm_bias=layernorm_bias)
-        self.num_frames, self.kd = num_frames, kd
+                   ffn_expansion_factor=ffn_expansion_factor, bias=bias, layernorm_bias=layernorm_bias,
+                   flow_guided=flow_guided, co_attention=co_attention)
+        self.num_frames, self.kd, self.flow_guided = num_frames, kd, flow_guided
         self.net_d = DegradationNet(cfg)
         self.net_r = RestorationNet(cfg)
 
@@ -462,7 +484,9 @@ class FMANet(nn.Module):
         if hr is not None:
             warped = image_warp(hr, d["flow_y"], scale=self.scale, with_ones=True)  # (B, T, 4, H, W)
             weights = degradation_kernels(d["kernel_logits"], self.kd)
-            filt = dynamic_downsample(warped.transpose(1, 2), weights, stride=self.scale)  # (B, 4, h, w)
+            # FGDF (Eq. 6/7) filters the warped clip; conventional dynamic filtering (Eq. 5) the clip itself.
+            src = warped if self.flow_guided else torch.cat([hr, torch.ones_like(hr[:, :, :1])], dim=2)
+            filt = dynamic_downsample(src.transpose(1, 2), weights, stride=self.scale)  # (B, 4, h, w)
             out["recon"] = filt[:, :3] / (filt[:, 3:] + 1e-8)
             out["hr_warp"] = warped[:, :, :3]
         if not net_d_only:

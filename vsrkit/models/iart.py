@@ -212,25 +212,35 @@ class IART(nn.Module):
         mlp_ratio, drop_path_rate: Swin block MLP expansion (2) and stochastic depth (0.1, training only).
         ia_num_heads: heads of the implicit alignment (official: ``num_heads[0]``).
         ia_window: implicit-alignment window ``ws`` (2).
+        ia_pe_query / ia_pe_window: add the decimal-offset (query) / window-index (key, value) positional encodings
+            of the implicit alignment (§4, eqs. 14 and 17). Both on in IART; Table 3 ablates them (✗✗: plain window
+            cross-attention, ✓✗, ✗✓). No parameters depend on them.
+        propagation_blocks: second-order bidirectional propagation blocks (2: branches ``backward_1, forward_1,
+            backward_2, forward_2``). The paper's ablation model (supplementary, "Ablation Studies") has 1: only
+            ``backward_1, forward_1``, the reconstruction reads ``forward_1``.
         spynet_pretrained: optional SpyNet weights.
     """
 
     def __init__(self, *, mid_channels: int = 64, embed_dim: int = 120, depths: Sequence[int] = (6, 6, 6),
                  num_heads: Sequence[int] = (6, 6, 6), window_size: Sequence[int] = (3, 8, 8), mlp_ratio: float = 2.0,
                  drop_path_rate: float = 0.1, ia_num_heads: int | None = None, ia_window: int = 2,
+                 ia_pe_query: bool = True, ia_pe_window: bool = True, propagation_blocks: int = 2,
                  spynet_pretrained: str | Path | None = None) -> None:
         super().__init__()
+        if propagation_blocks not in (1, 2):
+            raise VsrkitError(f"IART propagation_blocks must be 1 or 2, got {propagation_blocks}")
         self.scale = 4
+        self.branches = _BRANCHES[: 2 * propagation_blocks]
         self.embed_dim = embed_dim
         self.spynet = SpyNet(pretrained=spynet_pretrained)
         self.conv_first = nn.Conv2d(3, embed_dim, 3, 1, 1)
         self.swin_backbone = nn.ModuleDict({
             name: PSRTBackbone(embed_dim=embed_dim, depths=depths, num_heads=num_heads, window_size=window_size,
                                mlp_ratio=mlp_ratio, drop_path_rate=drop_path_rate)
-            for name in _BRANCHES
+            for name in self.branches
         })
-        self.implicit_warp = ImplicitAlign(dim=embed_dim, pe_dim=embed_dim,
-                                           num_heads=ia_num_heads or num_heads[0], window_size=ia_window)
+        self.implicit_warp = ImplicitAlign(dim=embed_dim, pe_dim=embed_dim, num_heads=ia_num_heads or num_heads[0],
+                                           window_size=ia_window, pe_query=ia_pe_query, pe_window=ia_pe_window)
         self.conv_before_upsample = nn.Conv2d(embed_dim, mid_channels, 3, 1, 1)
         self.upsampler = PixelShuffleUpsampler(in_channels=mid_channels, out_channels=(mid_channels, 64))
         self.conv_hr = nn.Conv2d(64, 64, 3, 1, 1)
@@ -276,7 +286,7 @@ class IART(nn.Module):
                               "the clip (replicate) first; the engine does this from the registry's min_size")
         feats = list(self.conv_first(x.reshape(b * t, 3, h, w)).view(b, t, -1, h, w).unbind(1))
         flows_forward, flows_backward = self.compute_flows(x)
-        for branch in _BRANCHES:
+        for branch in self.branches:
             feats = self._propagate(feats, flows_backward if branch.startswith("backward") else flows_forward, branch)
         out = self.conv_before_upsample(torch.stack(feats, dim=1).flatten(0, 1))
         out = self.upsampler(out)

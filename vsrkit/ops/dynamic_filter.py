@@ -55,17 +55,38 @@ def _check_down(x: Tensor, weights: Tensor, stride: int) -> tuple[int, int, int]
     if weights.shape[:4] != (b, t, k, k) or (hh, ww) != (stride * h, stride * w):
         raise ValueError(f"dynamic_downsample: weights {tuple(weights.shape)} do not fit x {tuple(x.shape)} "
                          f"with stride {stride}")
-    if k % stride or (k - stride) % 2:
-        raise ValueError(f"dynamic_downsample needs kernel_size % stride == 0 and an even k - s, got k={k}, s={stride}")
+    if k < stride or (k - stride) % 2:
+        raise ValueError(f"dynamic_downsample needs kernel_size >= stride and an even k - s, got k={k}, s={stride}")
     return k, h, w
+
+
+def _pad_kernel_to_stride(weights: Tensor, stride: int) -> Tensor:
+    """Zero-pad ``(B, T, k, k, h, w)`` kernels symmetrically to the next size ``k' ≥ k`` that is a multiple of
+    ``stride`` with ``k' − k`` even (FMA-Net Table 3's ``k_d`` = 10, 30 at ``s = 4`` → 12, 32). The padded window
+    starts ``(k' − k)/2`` pixels earlier and those taps weigh zero, so the result equals the ``k × k`` filtering."""
+    k = weights.shape[2]
+    extra = (-k) % stride
+    if extra % 2:
+        extra += stride
+    if extra == 0:
+        return weights
+    p = extra // 2
+    b, t, _, _, h, w = weights.shape
+    out = weights.new_zeros(b, t, k + extra, k + extra, h, w)
+    out[:, :, p : p + k, p : p + k] = weights
+    return out
 
 
 def dynamic_downsample(x: Tensor, weights: Tensor, *, stride: int) -> Tensor:
     """Per-pixel ``k × k`` filtering with stride ``s`` over ``T`` frames: ``(B, C, T, sh, sw)`` → ``(B, C, h, w)``.
 
-    ``weights``: ``(B, T, k, k, h, w)``; ``k`` must be a multiple of ``s`` with ``k − s`` even (FMA-Net: 20, 4).
+    ``weights``: ``(B, T, k, k, h, w)`` with ``k ≥ s`` and ``k − s`` even (FMA-Net: 20, 4; its Table 3 ablation also
+    10 and 30). A ``k`` that is not a multiple of ``s`` is zero-padded to one first (:func:`_pad_kernel_to_stride`;
+    same result, ``(k'/k)²`` more work).
     """
-    k, h, w = _check_down(x, weights, stride)
+    _check_down(x, weights, stride)
+    weights = _pad_kernel_to_stride(weights, stride)
+    k, h, w = weights.shape[2], weights.shape[-2], weights.shape[-1]
     b, c, t = x.shape[:3]
     s, r = stride, k // stride
     xp = _pad_frames(x, (k - s) // 2)

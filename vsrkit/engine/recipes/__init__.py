@@ -169,11 +169,12 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> dict[st
 def config_docs() -> str:
     """The text of ``configs/README.md``: the schema's sections and every recipe's options
     (``python -m vsrkit.engine.train --write-config-docs`` writes it)."""
-    from vsrkit.engine.schema import render_docs
+    from vsrkit.engine.schema import DOCS_PATH, render_ablation_docs, render_docs
 
     entries = []
     for name in RECIPE_MODULES:
         module = recipe_module(name)
         summary = (module.RECIPE.__doc__ or "").strip().splitlines()[0]
         entries.append((name, summary, module.OPTIONS, module.OPTIONS_AT))
-    return render_docs(entries)
+    ablations = render_ablation_docs(DOCS_PATH.parent / "ablations")
+    return render_docs(entries) + ("\n" + ablations if ablations else "")

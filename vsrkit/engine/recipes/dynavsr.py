@@ -8,6 +8,8 @@ of a previous run, keys ``vsr.*``/``mfdn.*``):
 * ``mfdn`` (docs/methods.md §3.2): ``L1(MFDN(LR), SLR)`` on the ``dynavsr-train`` protocol (random anisotropic Gaussian
   kernel per clip, σ1, σ2 ~ U[0.2, 2], θ ~ U[−π, π]; SLR = the same kernel applied to the LR). Only φ gets
   gradients.
+* ``dynavsr.downscaler: sfdn`` puts the single-frame SFDN in the ``mfdn`` slot instead (paper §5.5.1, Table 2: the
+  same stages with the per-frame 2-D downscaler; ×2 only). The pair's keys stay ``mfdn.*``, whichever network.
 * ``backbone``: plain supervised ``L_VSR(S(LR), HR)`` (the "baseline" the paper starts from).
 * ``meta`` (Algorithm 1; docs/methods.md §3.3): per task (one clip + kernel of the batch), with functional parameter
   dictionaries (``torch.func.functional_call``; no module copies):
@@ -121,6 +123,7 @@ def meta_task_losses(
 @dataclass
 class DynaVSROptions:
     stage: str = opt("meta", "training stage: mfdn (the LR estimator), backbone (the VSR model) or meta")
+    downscaler: str = opt("mfdn", "the LR estimator: mfdn (multi-frame) or sfdn (single-frame, x2; Table 2 ablation)")
     mfdn: dict = opt({}, "MFDN constructor arguments (num_feat defaults to 64; the scale is the config's scale)")
     init: str | None = opt(None, "pair weights (VSR + MFDN) to start from")
     loss: str | None = opt(None, "backbone loss name; default the backbone's own")
@@ -144,15 +147,18 @@ class DynaVSRRecipe(Recipe):
         self.stage = self.opts.stage
         if self.stage not in ("mfdn", "backbone", "meta"):
             raise VsrkitError(f"dynavsr.stage must be mfdn, backbone or meta, got {self.stage!r}")
+        if self.opts.downscaler not in ("mfdn", "sfdn"):
+            raise VsrkitError(f"dynavsr.downscaler must be mfdn or sfdn, got {self.opts.downscaler!r}")
         self.loss_fn = vsr_loss_for(self.config.model.name, self.opts.loss)
         self.print_freq = self.config.logger.print_freq
         self.last: dict[str, float] = {}
 
     def build_model(self) -> nn.Module:
-        from vsrkit.models.dynavsr import MFDN
+        from vsrkit.models.dynavsr import MFDN, SFDN
 
         vsr = super().build_model()
-        mfdn = MFDN(**{"num_feat": 64, **self.opts.mfdn, "scale": self.config.scale})
+        net = SFDN if self.opts.downscaler == "sfdn" else MFDN
+        mfdn = net(**{"num_feat": 64, **self.opts.mfdn, "scale": self.config.scale})
         pair = DynaVSRPair(vsr, mfdn)
         if self.opts.init:
             load_pair(self.opts.init, pair)

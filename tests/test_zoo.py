@@ -227,7 +227,7 @@ def test_shipped_spynet_follows_known_shifts_and_starts_video_models():
 
 #: shipped video checkpoints still carrying the flow network they were first trained with (issue 18: retraining from
 #: shipped:spynet not yet done). The test below fails both ways, so this set has to shrink as they are re-shipped.
-FLOW_RETRAIN_PENDING = {"iacnn", "iart", "bvsr_ik", "basicvsr_real"}
+FLOW_RETRAIN_PENDING = {"iart", "bvsr_ik", "basicvsr_real"}
 
 
 @pytest.mark.skipif("spynet" not in SHIPPED, reason="no shipped SpyNet")

@@ -249,6 +249,8 @@ class Trainer:
         self.ema_decay = ema_decay
         self.ema = copy.deepcopy(model).eval().requires_grad_(False) if ema_decay > 0 else None
         self.train_model: nn.Module = model
+        # before DDP: groups frozen for the whole run turn requires_grad off, and DDP must not expect their gradients
+        self.groups = self._param_groups()
         if self.ctx.enabled:
             self.train_model = nn.parallel.DistributedDataParallel(
                 model,
@@ -256,7 +258,6 @@ class Trainer:
                 find_unused_parameters=config.train.find_unused_parameters,
             )
 
-        self.groups = self._param_groups()
         self.optimizer = self._optimizer()
         precision = config.train.precision
         self.amp_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, "bad")

@@ -225,11 +225,6 @@ def test_shipped_spynet_follows_known_shifts_and_starts_video_models():
     assert catalogue.parameter_count("spynet") == 1_440_300
 
 
-#: shipped video checkpoints still carrying the flow network they were first trained with (issue 18: retraining from
-#: shipped:spynet not yet done). The test below fails both ways, so this set has to shrink as they are re-shipped.
-FLOW_RETRAIN_PENDING = {"iart", "bvsr_ik", "basicvsr_real"}
-
-
 @pytest.mark.skipif("spynet" not in SHIPPED, reason="no shipped SpyNet")
 def test_every_shipped_flow_network_follows_known_shifts():
     """Issue 18's bar: every shipped checkpoint's flow network follows 1-4 px shifts of carphone frame 0 (EPE < 0.5 px)."""
@@ -240,5 +235,5 @@ def test_every_shipped_flow_network_follows_known_shifts():
     path = sample_clip("carphone")
     frame = Clip(path.stem, path).read([0])[0]
     epe = {name: mean_epe(known_shift_epe(net, frame)) for name, net in shipped_flow_networks()}
-    assert {"spynet", "basicvsr", "iacnn", "bvsr_ik"} <= set(epe)
-    assert {n for n, e in epe.items() if e >= 0.5} == FLOW_RETRAIN_PENDING & set(epe), epe
+    assert {"spynet", "basicvsr", "basicvsr_real", "iacnn", "iart", "bvsr_ik"} <= set(epe)
+    assert {n for n, e in epe.items() if e >= 0.5} == set(), epe

@@ -231,14 +231,15 @@ def test_every_shipped_flow_network_follows_known_shifts():
     from vsrkit.data.clips import Clip
     from vsrkit.data.samples import sample_clip
     from vsrkit.engine.flow_check import known_shift_epe, mean_epe, shipped_flow_networks
+    from vsrkit.models.weights import tensor_sha256
 
     path = sample_clip("carphone")
     frame = Clip(path.stem, path).read([0])[0]
     # Most checkpoints carry the same frozen SpyNet: measure each distinct set of weights once (same weights, same EPE).
-    by_weights: dict[bytes, float] = {}
+    by_weights: dict[str, float] = {}
     epe = {}
     for name, net in shipped_flow_networks():
-        key = b"".join(v.detach().contiguous().numpy().tobytes() for v in net.state_dict().values())
+        key = tensor_sha256(net)
         if key not in by_weights:
             by_weights[key] = mean_epe(known_shift_epe(net, frame))
         epe[name] = by_weights[key]

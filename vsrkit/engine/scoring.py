@@ -195,9 +195,8 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
     ``test_scores`` from :func:`score_test_split`). The file is stored in fp16 when
     its held-out score stays within ``tolerance_db`` of the fp32 one, else in fp32; returns the card written.
     """
-    import hashlib
 
-    from vsrkit.models.weights import read_card, save_weights, sha256_file
+    from vsrkit.models.weights import read_card, save_weights, sha256_file, tensor_sha256
 
     entry = SHIPPED[name]
     out_dir = Path(out_dir) if out_dir is not None else weights_dir()
@@ -227,8 +226,7 @@ def export(name: str, src: str | Path, *, training: dict[str, Any], out_dir: str
             model = load_shipped(entry, Path(src))  # keep the fp32 weights
     card["storage"] = storage
     card["scores"] = scores
-    card["tensor_sha256"] = hashlib.sha256(b"".join(
-        v.detach().cpu().contiguous().numpy().tobytes() for _, v in sorted(model.state_dict().items()))).hexdigest()
+    card["tensor_sha256"] = tensor_sha256(model)
     save_weights(model, dst, card)
     load_shipped(entry, dst)  # it loads strictly through the normal path
     idx = index()

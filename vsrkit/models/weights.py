@@ -115,6 +115,12 @@ def load_network(path: str | Path, *, name: str | None = None) -> nn.Module:
     return load_into(declared.build(card.get("variant"), **card.get("overrides", {})), path).eval()
 
 
+def tensor_sha256(module: nn.Module) -> str:
+    """SHA-256 of a module's tensors (state-dict order by name), independent of the file they were stored in."""
+    return hashlib.sha256(b"".join(
+        v.detach().cpu().contiguous().numpy().tobytes() for _, v in sorted(module.state_dict().items()))).hexdigest()
+
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
